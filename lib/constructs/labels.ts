@@ -1,0 +1,53 @@
+/**
+ * Labels and annotations. Selector labels are a fixed, minimal set (name, instance, component)
+ * because a StatefulSet's or Deployment's selector is immutable: changing one orphans the
+ * pods and, for a StatefulSet, its data. Everything else goes on as plain labels.
+ */
+import type { ResolvedCluster } from '../model/resolved';
+
+export const LABEL = {
+  name: 'app.kubernetes.io/name',
+  instance: 'app.kubernetes.io/instance',
+  component: 'app.kubernetes.io/component',
+  partOf: 'app.kubernetes.io/part-of',
+  managedBy: 'app.kubernetes.io/managed-by',
+  /** Which StatefulSet (tier) a PostgreSQL pod belongs to. */
+  tier: 'pgha.cdk8s.io/tier',
+} as const;
+
+export const ANNOTATION = {
+  /** sha256 of the ConfigMaps a pod consumes: a change rolls exactly those pods. */
+  configChecksum: 'pgha.cdk8s.io/config-checksum',
+  argoSyncWave: 'argocd.argoproj.io/sync-wave',
+} as const;
+
+/** `app.kubernetes.io/name` of the PostgreSQL pods and of the Pgpool-II pods. */
+export type AppName = 'postgresql' | 'pgpool';
+
+/** The immutable selector of one workload. */
+export function selectorLabels(cluster: ResolvedCluster, app: AppName, component: string): Record<string, string> {
+  return {
+    [LABEL.name]: app,
+    [LABEL.instance]: cluster.name,
+    [LABEL.component]: component,
+  };
+}
+
+/** Selector labels plus the recommended labels and the user's own. */
+export function objectLabels(cluster: ResolvedCluster, app: AppName, component: string): Record<string, string> {
+  return {
+    ...cluster.labels,
+    ...selectorLabels(cluster, app, component),
+    [LABEL.partOf]: 'postgresql-ha',
+    [LABEL.managedBy]: 'cdk8s-pg-ha',
+  };
+}
+
+/** The user's annotations plus the Argo CD sync wave, when waves are on. */
+export function objectAnnotations(cluster: ResolvedCluster, syncWave: number | undefined): Record<string, string> | undefined {
+  const annotations: Record<string, string> = { ...cluster.annotations };
+  if (syncWave !== undefined) {
+    annotations[ANNOTATION.argoSyncWave] = String(syncWave);
+  }
+  return Object.keys(annotations).length === 0 ? undefined : annotations;
+}

@@ -1,0 +1,160 @@
+/**
+ * Pgpool-II: a replicated Deployment behind a ClusterIP Service. Every replica renders the same
+ * config and reaches the same view of the primary on its own (no watchdog), so any replica can
+ * serve any client and losing one loses only its sessions.
+ */
+import * as kplus from 'cdk8s-plus-27';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { NAME_SUFFIX } from '../model/names';
+import type { ResolvedCluster } from '../model/resolved';
+import { PGPOOL_PATHS, SECRET_KEYS } from '../render/paths';
+import { renderPgpoolConf } from '../render/pgpool-conf';
+import { renderPoolHbaConf } from '../render/pool-hba-conf';
+import { configChecksum } from './checksum';
+import { ANNOTATION, objectAnnotations, objectLabels, selectorLabels } from './labels';
+import type { PgpoolScripts } from './scripts-config-map';
+import {
+  containerSecurityContext,
+  downwardApiEnv,
+  placement,
+  podSecurityContext,
+  resourceRequirements,
+  scriptProbe,
+  topologySpread,
+} from './pod-spec';
+
+/** uid/gid of `pgpool` in our Pgpool-II image (images/pgpool/Dockerfile). */
+export const PGPOOL_UID = 1001;
+
+export interface PgpoolDeploymentProps {
+  readonly cluster: ResolvedCluster;
+  readonly scripts: PgpoolScripts;
+  readonly serviceAccountName: string;
+}
+
+export class PgpoolDeployment extends Construct {
+  /** The rendered files of the Pgpool-II ConfigMap. */
+  public readonly configData: Readonly<Record<string, string>>;
+  public readonly deployment: k8s.KubeDeployment;
+  /** The Service applications connect to. */
+  public readonly service: k8s.KubeService;
+
+  constructor(scope: Construct, id: string, props: PgpoolDeploymentProps) {
+    super(scope, id);
+    const { cluster } = props;
+    const pp = cluster.pgpool;
+    const name = `${cluster.name}${NAME_SUFFIX.pgpool}`;
+    const selector = selectorLabels(cluster, 'pgpool', 'pgpool');
+    const labels = objectLabels(cluster, 'pgpool', 'pgpool');
+    const metadata = (objectName: string, wave: number | undefined) => ({
+      name: objectName,
+      namespace: cluster.namespace,
+      labels,
+      annotations: objectAnnotations(cluster, wave),
+    });
+
+    this.configData = {
+      'pgpool.conf': renderPgpoolConf(cluster),
+      'pool_hba.conf': renderPoolHbaConf(cluster),
+    };
+    const configMap = new kplus.ConfigMap(this, 'Config', {
+      metadata: metadata(`${cluster.name}${NAME_SUFFIX.pgpoolConfig}`, cluster.configSyncWave),
+      data: { ...this.configData },
+    });
+
+    const probeScript = `${PGPOOL_PATHS.scripts}/pgpool-probe.sh`;
+    const container: k8s.Container = {
+      name: 'pgpool',
+      image: pp.image,
+      imagePullPolicy: cluster.imagePullPolicy,
+      command: ['/bin/bash', `${PGPOOL_PATHS.scripts}/pgpool-entrypoint.sh`],
+      env: [
+        ...downwardApiEnv(),
+        { name: 'PGHA_CLUSTER', value: cluster.name },
+        { name: 'PGHA_APP_USER', value: cluster.users.appUser },
+        { name: 'PGHA_MONITOR_USER', value: cluster.users.monitorUser },
+        { name: 'PGHA_PORT', value: String(pp.port) },
+        { name: 'PGHA_PCP_PORT', value: String(pp.pcpPort) },
+        { name: 'PGHA_CONNECT_TIMEOUT', value: String(cluster.timing.connectTimeoutSeconds) },
+      ],
+      ports: [{ name: 'postgresql', containerPort: pp.port, protocol: 'TCP' }],
+      resources: resourceRequirements(pp.resources),
+      securityContext: containerSecurityContext(PGPOOL_UID),
+      startupProbe: scriptProbe(probeScript, 'startup', { periodSeconds: 2, timeoutSeconds: 5, failureThreshold: 150 }),
+      // Not Ready only while Pgpool-II itself does not answer: during a failover it keeps its
+      // endpoint, so clients wait briefly instead of seeing "no endpoints".
+      readinessProbe: scriptProbe(probeScript, 'ready', { periodSeconds: 3, timeoutSeconds: 5, failureThreshold: 2 }),
+      livenessProbe: scriptProbe(probeScript, 'live', { periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 6 }),
+      volumeMounts: [
+        { name: 'config', mountPath: PGPOOL_PATHS.config, readOnly: true },
+        { name: 'scripts', mountPath: PGPOOL_PATHS.scripts, readOnly: true },
+        { name: 'credentials', mountPath: PGPOOL_PATHS.secrets, readOnly: true },
+        { name: 'runtime', mountPath: PGPOOL_PATHS.runtime },
+        { name: 'tmp', mountPath: PGPOOL_PATHS.tmp },
+      ],
+    };
+
+    this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
+      metadata: metadata(name, pp.syncWave),
+      spec: {
+        replicas: pp.replicas,
+        selector: { matchLabels: selector },
+        strategy: {
+          type: 'RollingUpdate',
+          rollingUpdate: {
+            maxSurge: k8s.IntOrString.fromNumber(pp.maxSurge),
+            maxUnavailable: k8s.IntOrString.fromNumber(0),
+          },
+        },
+        template: {
+          metadata: {
+            labels,
+            annotations: { [ANNOTATION.configChecksum]: configChecksum(this.configData, props.scripts.data) },
+          },
+          spec: {
+            serviceAccountName: props.serviceAccountName,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: podSecurityContext(PGPOOL_UID),
+            terminationGracePeriodSeconds: 30,
+            topologySpreadConstraints: topologySpread(cluster, selector),
+            ...placement(cluster),
+            containers: [container],
+            volumes: [
+              { name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } },
+              { name: 'scripts', configMap: { name: props.scripts.configMapName, defaultMode: 0o555 } },
+              {
+                name: 'credentials',
+                secret: {
+                  secretName: cluster.credentialsSecretName,
+                  defaultMode: 0o440,
+                  items: [SECRET_KEYS.appPassword, SECRET_KEYS.monitorPassword, SECRET_KEYS.pgpoolKey].map((key) => ({
+                    key,
+                    path: key,
+                  })),
+                },
+              },
+              { name: 'runtime', emptyDir: {} },
+              { name: 'tmp', emptyDir: {} },
+            ],
+          },
+        },
+      },
+    });
+
+    this.service = new k8s.KubeService(this, 'Service', {
+      metadata: metadata(name, cluster.configSyncWave),
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        ports: [{ name: 'postgresql', port: pp.port, targetPort: k8s.IntOrString.fromString('postgresql') }],
+      },
+    });
+
+    new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
+      metadata: metadata(name, pp.syncWave),
+      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
+    });
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The top-level construct: a complete repmgr + Pgpool-II PostgreSQL cluster.
+ *
+ *   new PostgresCluster(chart, 'orders', { namespace: 'db', cascades: [{ name: 'replica' }] });
+ *
+ * It resolves and validates the props once (every error names the prop and the fix), then
+ * composes the smaller constructs, each of which a user may also use alone with a resolved
+ * model from {@link resolveCluster}.
+ */
+import { Chart } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { NAME_SUFFIX } from '../model/names';
+import type { PostgresClusterProps } from '../model/props';
+import { resolveCluster } from '../model/resolve-cluster';
+import type { ResolvedCluster } from '../model/resolved';
+import { objectAnnotations, objectLabels } from './labels';
+import { NodeScripts, PgpoolScripts } from './scripts-config-map';
+import { PgpoolDeployment } from './pgpool-deployment';
+import { PostgresTier } from './postgres-tier';
+
+export class PostgresCluster extends Construct {
+  /** The validated model everything below was built from. */
+  public readonly spec: ResolvedCluster;
+  /** Members first, then cascading layers in declaration order, then the witness. */
+  public readonly tiers: readonly PostgresTier[];
+  public readonly pgpool: PgpoolDeployment;
+  /** DNS name applications connect to (the Pgpool-II Service). */
+  public readonly endpoint: string;
+
+  constructor(scope: Construct, id: string, props: PostgresClusterProps = {}) {
+    super(scope, id);
+    const chartNamespace = Chart.of(this).namespace;
+    this.spec = resolveCluster(props, id, chartNamespace);
+    const cluster = this.spec;
+
+    const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
+      metadata: {
+        name: `${cluster.name}${NAME_SUFFIX.serviceAccount}`,
+        namespace: cluster.namespace,
+        labels: objectLabels(cluster, 'postgresql', 'service-account'),
+        annotations: objectAnnotations(cluster, cluster.configSyncWave),
+      },
+      // The pods never talk to the Kubernetes API: nothing depends on relabelling pods.
+      automountToken: false,
+    });
+
+    const nodeScripts = new NodeScripts(this, 'NodeScripts', { cluster });
+    this.tiers = cluster.tiers.map(
+      (tier) =>
+        new PostgresTier(this, tier.statefulSetName, {
+          cluster,
+          tier,
+          scripts: nodeScripts,
+          serviceAccountName: serviceAccount.name,
+        }),
+    );
+    const pgpoolScripts = new PgpoolScripts(this, 'PgpoolScripts', { cluster });
+    this.pgpool = new PgpoolDeployment(this, 'Pgpool', { cluster, scripts: pgpoolScripts, serviceAccountName: serviceAccount.name });
+    this.endpoint = `${this.pgpool.service.name}.${cluster.namespace}.svc.${cluster.clusterDomain}`;
+  }
+}

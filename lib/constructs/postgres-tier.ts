@@ -1,0 +1,245 @@
+/**
+ * One PostgreSQL StatefulSet (the failover-eligible members, a cascading layer, or the
+ * witness) with its headless Service, its rendered config, and its PodDisruptionBudget.
+ */
+import { Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { tierConfigMapName, NAME_SUFFIX } from '../model/names';
+import {
+  domainSuffix,
+  membersOf,
+  podHost,
+  type ResolvedCluster,
+  type ResolvedTier,
+} from '../model/resolved';
+import { renderPgHbaConf } from '../render/pg-hba-conf';
+import { NODE_PATHS, SECRET_KEYS } from '../render/paths';
+import { renderPostgresqlConf } from '../render/postgresql-conf';
+import { renderRepmgrConf } from '../render/repmgr-conf';
+import { configChecksum } from './checksum';
+import { ANNOTATION, LABEL, objectAnnotations, objectLabels, selectorLabels } from './labels';
+import type { NodeScripts } from './scripts-config-map';
+import {
+  containerSecurityContext,
+  downwardApiEnv,
+  placement,
+  podSecurityContext,
+  resourceRequirements,
+  scriptProbe,
+  topologySpread,
+} from './pod-spec';
+
+/** uid/gid of `postgres` in the official PostgreSQL image (and so in ours). */
+export const POSTGRES_UID = 999;
+
+/** Seconds a pod may take to start, covering a long clone or rewind before liveness applies. */
+export const STARTUP_BUDGET = Duration.hours(2);
+const STARTUP_PERIOD_SECONDS = 5;
+
+export interface PostgresTierProps {
+  /** The resolved cluster this tier belongs to. */
+  readonly cluster: ResolvedCluster;
+  /** Which tier of `cluster` to build. */
+  readonly tier: ResolvedTier;
+  /** The scripts ConfigMap every PostgreSQL pod mounts. */
+  readonly scripts: NodeScripts;
+  /** ServiceAccount the pods run as (no API token is mounted). */
+  readonly serviceAccountName: string;
+}
+
+export class PostgresTier extends Construct {
+  /** The rendered files of this tier's ConfigMap (file name -> content). */
+  public readonly configData: Readonly<Record<string, string>>;
+  public readonly statefulSet: k8s.KubeStatefulSet;
+  public readonly headlessService: k8s.KubeService;
+  /** Cascading layers only: a ClusterIP Service over the layer's Ready pods, for reads. */
+  public readonly readService?: k8s.KubeService;
+
+  constructor(scope: Construct, id: string, props: PostgresTierProps) {
+    super(scope, id);
+    const { cluster, tier } = props;
+    const name = tier.statefulSetName;
+    const selector = selectorLabels(cluster, 'postgresql', tier.component);
+    const labels = { ...objectLabels(cluster, 'postgresql', tier.component), [LABEL.tier]: name };
+    const metadata = (objectName: string, wave: number | undefined) => ({
+      name: objectName,
+      namespace: cluster.namespace,
+      labels,
+      annotations: objectAnnotations(cluster, wave),
+    });
+
+    this.configData = {
+      'postgresql.conf': renderPostgresqlConf(cluster),
+      'pg_hba.conf': renderPgHbaConf(cluster),
+      'repmgr.conf': renderRepmgrConf(cluster, tier),
+    };
+    const configMap = new kplus.ConfigMap(this, 'Config', {
+      metadata: metadata(tierConfigMapName(name), cluster.configSyncWave),
+      data: { ...this.configData },
+    });
+
+    this.headlessService = new k8s.KubeService(this, 'HeadlessService', {
+      metadata: metadata(name, cluster.configSyncWave),
+      spec: {
+        clusterIp: 'None',
+        // Peers must resolve a pod's name before it is Ready: a standby clones from it, and
+        // a whole-cluster restart needs every node to find the others.
+        publishNotReadyAddresses: true,
+        selector,
+        ports: [{ name: 'postgresql', port: cluster.postgres.port, targetPort: k8s.IntOrString.fromString('postgresql') }],
+      },
+    });
+
+    if (tier.kind === 'cascade') {
+      this.readService = new k8s.KubeService(this, 'ReadService', {
+        metadata: metadata(`${name}${NAME_SUFFIX.readService}`, cluster.configSyncWave),
+        spec: {
+          type: 'ClusterIP',
+          selector,
+          ports: [{ name: 'postgresql', port: cluster.postgres.port, targetPort: k8s.IntOrString.fromString('postgresql') }],
+        },
+      });
+    }
+
+    const members = membersOf(cluster);
+    const env: k8s.EnvVar[] = [
+      ...downwardApiEnv(),
+      { name: 'PGDATA', value: NODE_PATHS.pgdata },
+      { name: 'PGHA_CLUSTER', value: cluster.name },
+      { name: 'PGHA_ROLE_TIER', value: tier.kind },
+      { name: 'PGHA_SERVICE', value: name },
+      { name: 'PGHA_DOMAIN_SUFFIX', value: domainSuffix(cluster) },
+      { name: 'PGHA_NODE_ID_BASE', value: String(tier.nodeIdBase) },
+      { name: 'PGHA_PRIORITIES', value: tier.priorities.join(' ') },
+      { name: 'PGHA_DEFAULT_PRIORITY', value: String(tier.defaultPriority) },
+      {
+        name: 'PGHA_MEMBER_HOSTS',
+        value: Array.from({ length: members.replicas }, (_, i) => podHost(cluster, members, i)).join(' '),
+      },
+    ];
+    if (tier.upstreamStatefulSetName !== undefined) {
+      const upstream = cluster.tiers.find((t) => t.statefulSetName === tier.upstreamStatefulSetName)!;
+      env.push({
+        name: 'PGHA_UPSTREAM_HOSTS',
+        value: Array.from({ length: upstream.replicas }, (_, i) => podHost(cluster, upstream, i)).join(' '),
+      });
+    }
+    env.push(
+      { name: 'PGHA_SUPERUSER', value: cluster.users.superuser },
+      { name: 'PGHA_REPMGR_USER', value: cluster.users.repmgrUser },
+      { name: 'PGHA_REPMGR_DATABASE', value: cluster.users.repmgrDatabase },
+      { name: 'PGHA_APP_USER', value: cluster.users.appUser },
+      { name: 'PGHA_APP_DATABASE', value: cluster.users.appDatabase },
+      { name: 'PGHA_MONITOR_USER', value: cluster.users.monitorUser },
+      { name: 'PGHA_PORT', value: String(cluster.postgres.port) },
+      { name: 'PGHA_CONNECT_TIMEOUT', value: String(cluster.timing.connectTimeoutSeconds) },
+    );
+
+    const probeScript = `${NODE_PATHS.scripts}/node-probe.sh`;
+    const container: k8s.Container = {
+      name: 'postgres',
+      image: cluster.postgres.image,
+      imagePullPolicy: cluster.imagePullPolicy,
+      command: ['/bin/bash', `${NODE_PATHS.scripts}/node-entrypoint.sh`],
+      env,
+      ports: [{ name: 'postgresql', containerPort: cluster.postgres.port, protocol: 'TCP' }],
+      resources: resourceRequirements(tier.resources),
+      securityContext: containerSecurityContext(POSTGRES_UID),
+      startupProbe: scriptProbe(probeScript, 'startup', {
+        periodSeconds: STARTUP_PERIOD_SECONDS,
+        timeoutSeconds: 10,
+        failureThreshold: STARTUP_BUDGET.toSeconds() / STARTUP_PERIOD_SECONDS,
+      }),
+      readinessProbe: scriptProbe(probeScript, 'ready', { periodSeconds: 3, timeoutSeconds: 5, failureThreshold: 2 }),
+      livenessProbe: scriptProbe(probeScript, 'live', { periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 6 }),
+      volumeMounts: [
+        { name: 'data', mountPath: NODE_PATHS.dataMount },
+        { name: 'config', mountPath: NODE_PATHS.config, readOnly: true },
+        { name: 'scripts', mountPath: NODE_PATHS.scripts, readOnly: true },
+        { name: 'credentials', mountPath: NODE_PATHS.secrets, readOnly: true },
+        { name: 'sockets', mountPath: NODE_PATHS.sockets },
+        { name: 'runtime', mountPath: NODE_PATHS.runtime },
+        { name: 'tmp', mountPath: NODE_PATHS.tmp },
+        { name: 'shm', mountPath: NODE_PATHS.shm },
+      ],
+    };
+
+    const secretKeys =
+      tier.kind === 'witness'
+        ? [SECRET_KEYS.superuserPassword, SECRET_KEYS.replicationPassword]
+        : [SECRET_KEYS.superuserPassword, SECRET_KEYS.replicationPassword, SECRET_KEYS.appPassword, SECRET_KEYS.monitorPassword];
+
+    this.statefulSet = new k8s.KubeStatefulSet(this, 'StatefulSet', {
+      metadata: metadata(name, tier.syncWave),
+      spec: {
+        serviceName: name,
+        replicas: tier.replicas,
+        // The entrypoint coordinates start-up from live state; OrderedReady would deadlock a
+        // restart of every pod (pod 0 waits for peers that wait for pod 0 to be Ready).
+        podManagementPolicy: 'Parallel',
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+        // Never delete data because a StatefulSet was deleted or scaled down.
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        selector: { matchLabels: selector },
+        template: {
+          metadata: {
+            labels,
+            annotations: {
+              [ANNOTATION.configChecksum]: configChecksum(this.configData, props.scripts.data),
+            },
+          },
+          spec: {
+            serviceAccountName: props.serviceAccountName,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: podSecurityContext(POSTGRES_UID),
+            terminationGracePeriodSeconds: 60,
+            topologySpreadConstraints: topologySpread(cluster, selector),
+            ...placement(cluster),
+            containers: [container],
+            volumes: [
+              { name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } },
+              { name: 'scripts', configMap: { name: props.scripts.configMapName, defaultMode: 0o555 } },
+              {
+                name: 'credentials',
+                secret: {
+                  secretName: cluster.credentialsSecretName,
+                  defaultMode: 0o440,
+                  items: secretKeys.map((key) => ({ key, path: key })),
+                },
+              },
+              { name: 'sockets', emptyDir: {} },
+              { name: 'runtime', emptyDir: {} },
+              { name: 'tmp', emptyDir: {} },
+              {
+                name: 'shm',
+                emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString(tier.resources.limits.memory) },
+              },
+            ],
+          },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data', labels: selector },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              ...(tier.storage.storageClassName ? { storageClassName: tier.storage.storageClassName } : {}),
+              resources: { requests: { storage: k8s.Quantity.fromString(tier.storage.size) } },
+            },
+          },
+        ],
+      },
+    });
+
+    new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
+      metadata: metadata(name, tier.syncWave),
+      spec: {
+        // One PostgreSQL pod of a tier at a time: a drain never takes a majority away.
+        maxUnavailable: k8s.IntOrString.fromNumber(1),
+        selector: { matchLabels: selector },
+      },
+    });
+  }
+}

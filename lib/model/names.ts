@@ -1,0 +1,36 @@
+/**
+ * Kubernetes name rules. Every object name is derived from the cluster name by fixed suffixes
+ * (see docs/pod-contract.md) and never from the construct path, so refactoring a program can
+ * not rename (and so orphan) a live database.
+ */
+
+/** RFC 1035 label: what Service names must be. */
+export const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+/** RFC 1123 label: what namespaces and most names must be. */
+export const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const MAX_LABEL_LENGTH = 63;
+
+/**
+ * The StatefulSet controller labels every pod with `controller-revision-hash: <name>-<hash>`
+ * (a hash of up to 10 characters), and a label value may hold 63 characters.
+ */
+export const MAX_STATEFULSET_NAME_LENGTH = 63 - 11;
+
+/** Suffixes appended to the cluster name; the longest bounds the cluster name's length. */
+export const NAME_SUFFIX = {
+  members: '-node',
+  witness: '-witness',
+  pgpool: '-pgpool',
+  nodeScripts: '-node-scripts',
+  pgpoolScripts: '-pgpool-scripts',
+  pgpoolConfig: '-pgpool-config',
+  credentials: '-credentials',
+  serviceAccount: '-pgha',
+  config: '-config',
+  readService: '-ro',
+} as const;
+
+/** Name of the ConfigMap holding the rendered config of the tier whose StatefulSet is `sts`. */
+export function tierConfigMapName(statefulSetName: string): string {
+  return `${statefulSetName}${NAME_SUFFIX.config}`;
+}

@@ -1,0 +1,348 @@
+/**
+ * The typed public API of a cluster: everything a user may set. Every optional member says
+ * what it defaults to; {@link resolveCluster} turns these props into a fully resolved,
+ * validated {@link ResolvedCluster} that the renderers and constructs consume.
+ */
+import type { PgpoolVersion, PostgresMajorVersion } from './versions';
+
+/** Kubernetes image pull policy. */
+export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
+
+/** CPU and memory for one container, as Kubernetes quantities (e.g. `'500m'`, `'1Gi'`). */
+export interface ContainerResources {
+  /**
+   * Requested CPU.
+   * @default - depends on the component ('250m' for PostgreSQL, '100m' for Pgpool-II)
+   */
+  readonly cpuRequest?: string;
+  /**
+   * CPU limit. Unset means no CPU limit, which avoids CFS throttling of a database.
+   * @default - no limit
+   */
+  readonly cpuLimit?: string;
+  /**
+   * Requested memory.
+   * @default - depends on the component ('512Mi' for PostgreSQL, '128Mi' for Pgpool-II)
+   */
+  readonly memoryRequest?: string;
+  /**
+   * Memory limit.
+   * @default - depends on the component ('1Gi' for PostgreSQL, '512Mi' for Pgpool-II)
+   */
+  readonly memoryLimit?: string;
+}
+
+/** A PersistentVolumeClaim template for a PostgreSQL StatefulSet. */
+export interface StorageOptions {
+  /**
+   * Requested size of each pod's data volume.
+   * @default '10Gi'
+   */
+  readonly size?: string;
+  /**
+   * StorageClass of the claims. Unset uses the cluster's default StorageClass.
+   * @default - the cluster's default StorageClass
+   */
+  readonly storageClassName?: string;
+}
+
+/** The failover-eligible tier: ordinal 0 starts as primary, the others stream from it. */
+export interface MembersOptions {
+  /**
+   * Number of failover-eligible PostgreSQL pods. At least 3, or 2 with `witness: true`, so an
+   * election always has a majority.
+   * @default 3
+   */
+  readonly replicas?: number;
+  /**
+   * Adds a repmgr witness pod (a small non-replicating PostgreSQL that only votes). Required
+   * when `replicas` is 2, refused otherwise.
+   * @default false
+   */
+  readonly witness?: boolean;
+  /**
+   * repmgr promotion priority per ordinal (index 0 is pod `-0`). 0 means never promote;
+   * ordinals beyond the list get 100. When the most advanced standbys tie on received WAL,
+   * the higher priority wins.
+   * @default - 100 for every member
+   */
+  readonly priorities?: number[];
+  /** @default - 10Gi on the default StorageClass */
+  readonly storage?: StorageOptions;
+  /** @default - 250m / 512Mi requested, 1Gi memory limit */
+  readonly resources?: ContainerResources;
+}
+
+/** A cascading standby layer: streams from standbys of another tier and serves reads. */
+export interface CascadeLayerOptions {
+  /**
+   * Short name of the layer, part of its StatefulSet and Service names (`<cluster>-<name>`).
+   * Lower-case letters, digits and '-'. Never rename a layer of a live cluster: the name is
+   * part of its claims.
+   */
+  readonly name: string;
+  /**
+   * Number of pods in the layer.
+   * @default 2
+   */
+  readonly replicas?: number;
+  /**
+   * Which tier this layer streams from: `'members'` (a first-layer standby, never the primary)
+   * or the `name` of another cascading layer declared before this one.
+   * @default 'members'
+   */
+  readonly upstream?: string;
+  /**
+   * Whether repmgr may ever promote a node of this layer. Cascading nodes are not part of the
+   * failover election in repmgr (only direct children of the failed primary are), so the
+   * default is never.
+   * @default false
+   */
+  readonly promotable?: boolean;
+  /**
+   * First repmgr node id of the layer (pod ordinal is added). Set it only to keep ids stable
+   * when you reorder layers; ids must not collide with another tier's range.
+   * @default - 2000 + 1000 * (position of the layer in `cascades`)
+   */
+  readonly nodeIdBase?: number;
+  /** @default - same as the members' storage */
+  readonly storage?: StorageOptions;
+  /** @default - same as the members' resources */
+  readonly resources?: ContainerResources;
+}
+
+/** How commits wait for standbys. Part of every node's config, so it survives failover. */
+export type ReplicationMode =
+  | { readonly mode: 'async' }
+  /**
+   * Quorum commit: a commit returns once `standbys` of the failover-eligible members
+   * have flushed it (`synchronous_standby_names = 'ANY n (...)'`).
+   */
+  | { readonly mode: 'quorum'; readonly standbys?: number };
+
+/**
+ * repmgrd failure detection. Detection time is about
+ * `monitorIntervalSeconds + reconnectAttempts * (reconnectIntervalSeconds + connectTimeoutSeconds)`.
+ */
+export interface FailoverTimingOptions {
+  /**
+   * Seconds between repmgrd's checks of its upstream.
+   * @default 1
+   */
+  readonly monitorIntervalSeconds?: number;
+  /**
+   * Reconnection attempts before the upstream is declared failed.
+   * @default 2
+   */
+  readonly reconnectAttempts?: number;
+  /**
+   * Seconds between reconnection attempts.
+   * @default 1
+   */
+  readonly reconnectIntervalSeconds?: number;
+  /**
+   * libpq `connect_timeout` for every connection between nodes (a silent partition otherwise
+   * hangs for the TCP timeout).
+   * @default 2
+   */
+  readonly connectTimeoutSeconds?: number;
+}
+
+/** PostgreSQL server settings. */
+export interface PostgresOptions {
+  /**
+   * PostgreSQL major version the configuration is rendered for. It must match the image.
+   * @default 17
+   */
+  readonly majorVersion?: PostgresMajorVersion;
+  /**
+   * PostgreSQL + repmgr image.
+   * @default - this library's published image for `majorVersion`
+   */
+  readonly image?: string;
+  /**
+   * `max_connections` of every node; the Pgpool-II connection budget must fit under it.
+   * @default 250
+   */
+  readonly maxConnections?: number;
+  /**
+   * Extra server parameters (`postgresql.conf`). Parameters the cluster manages itself
+   * (replication, listening, archiving, TLS, ...) are refused with an error that names them.
+   * @default - none
+   */
+  readonly parameters?: Record<string, string | number | boolean>;
+  /**
+   * Address ranges (CIDR) from which clients and peers may connect with a password. Narrow it
+   * to your pod network.
+   * @default ['0.0.0.0/0', '::/0']
+   */
+  readonly allowedCidrs?: string[];
+}
+
+/** Pgpool-II settings. */
+export interface PgpoolOptions {
+  /**
+   * Pgpool-II version (MAJOR.MINOR) the configuration is rendered for. It must match the image.
+   * @default '4.5'
+   */
+  readonly version?: PgpoolVersion;
+  /** @default - this library's published Pgpool-II image */
+  readonly image?: string;
+  /**
+   * Pgpool-II pods behind the client Service. At least 2 so it is no single point of failure;
+   * 1 needs `allowSinglePgpool`.
+   * @default 2
+   */
+  readonly replicas?: number;
+  /**
+   * Accept a single Pgpool-II replica (development only).
+   * @default false
+   */
+  readonly allowSinglePgpool?: boolean;
+  /**
+   * Pgpool-II child processes per pod: the number of concurrent client sessions one pod serves.
+   * @default 32
+   */
+  readonly numInitChildren?: number;
+  /**
+   * Cached backend connections per child (one per distinct user/database pair).
+   * @default 2
+   */
+  readonly maxPool?: number;
+  /**
+   * Send read-only queries to standbys.
+   * @default true
+   */
+  readonly loadBalancing?: boolean;
+  /**
+   * Balance each statement instead of each session. Spreads reads more evenly with few
+   * sessions, at some cost per statement.
+   * @default false
+   */
+  readonly statementLevelLoadBalancing?: boolean;
+  /**
+   * Standbys further behind the primary than this many bytes of WAL get no reads.
+   * @default 10485760 (10 MiB)
+   */
+  readonly maxReplicationDelayBytes?: number;
+  /** @default - 100m / 128Mi requested, 512Mi memory limit */
+  readonly resources?: ContainerResources;
+}
+
+/** Where the cluster's passwords come from. Nothing of it is ever written into dist/. */
+export interface CredentialsOptions {
+  /**
+   * Name of an existing Secret in the cluster's namespace with the keys `superuser-password`,
+   * `replication-password`, `app-password`, `monitor-password` and `pgpool-key`. Create it
+   * out of band (kubectl, External Secrets, SealedSecrets): the library never emits it.
+   * @default '<cluster name>-credentials'
+   */
+  readonly secretName?: string;
+}
+
+/** The database users and database the cluster creates at bootstrap. */
+export interface UsersOptions {
+  /**
+   * The application role, reachable through Pgpool-II. Not a superuser, cannot replicate or
+   * create roles.
+   * @default 'app'
+   */
+  readonly appUser?: string;
+  /**
+   * The application database, owned by `appUser`.
+   * @default - same as `appUser`
+   */
+  readonly appDatabase?: string;
+  /**
+   * The role Pgpool-II health-checks and detects the primary with (granted `pg_monitor`).
+   * @default 'pgpool_monitor'
+   */
+  readonly monitorUser?: string;
+}
+
+/** How the pods spread over the Kubernetes nodes. */
+export interface SchedulingOptions {
+  /**
+   * What to do when pods of one tier cannot be spread across hosts
+   * (`kubernetes.io/hostname`): `'required'` refuses to schedule, `'preferred'` schedules anyway.
+   * @default 'preferred'
+   */
+  readonly spreadAcrossHosts?: 'required' | 'preferred' | 'off';
+  /**
+   * Same, across zones (`topology.kubernetes.io/zone`).
+   * @default 'preferred'
+   */
+  readonly spreadAcrossZones?: 'required' | 'preferred' | 'off';
+  /** @default - none */
+  readonly tolerations?: Toleration[];
+  /** @default - none */
+  readonly nodeSelector?: Record<string, string>;
+}
+
+/** A Kubernetes toleration. */
+export interface Toleration {
+  readonly key?: string;
+  readonly operator?: 'Exists' | 'Equal';
+  readonly value?: string;
+  readonly effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  readonly tolerationSeconds?: number;
+}
+
+/** Props of {@link PostgresCluster}. */
+export interface PostgresClusterProps {
+  /**
+   * Cluster name: the prefix of every object's name. Changing it on a live cluster orphans
+   * its data (claim names derive from it).
+   * @default - the construct id
+   */
+  readonly clusterName?: string;
+  /**
+   * Kubernetes namespace of every object.
+   * @default - the chart's namespace, else 'default'
+   */
+  readonly namespace?: string;
+  /**
+   * Cluster DNS domain, used in the host names repmgr and Pgpool-II connect to.
+   * @default 'cluster.local'
+   */
+  readonly clusterDomain?: string;
+  /** @default 'IfNotPresent' */
+  readonly imagePullPolicy?: ImagePullPolicy;
+  /** @default - see {@link PostgresOptions} */
+  readonly postgres?: PostgresOptions;
+  /** @default - 3 members */
+  readonly members?: MembersOptions;
+  /**
+   * Cascading standby layers, in the order they start.
+   * @default - none
+   */
+  readonly cascades?: CascadeLayerOptions[];
+  /** @default { mode: 'async' } */
+  readonly replication?: ReplicationMode;
+  /** @default - 1 s interval, 2 attempts 1 s apart, 2 s connect timeout */
+  readonly failover?: FailoverTimingOptions;
+  /** @default - see {@link PgpoolOptions} */
+  readonly pgpool?: PgpoolOptions;
+  /** @default - Secret '<cluster name>-credentials' */
+  readonly credentials?: CredentialsOptions;
+  /** @default - see {@link UsersOptions} */
+  readonly users?: UsersOptions;
+  /** @default - spread preferred across hosts and zones */
+  readonly scheduling?: SchedulingOptions;
+  /**
+   * Extra labels on every object and pod (never part of a selector, so they may change).
+   * @default - none
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * Extra annotations on every object.
+   * @default - none
+   */
+  readonly annotations?: Record<string, string>;
+  /**
+   * Annotate objects with Argo CD sync waves so configuration applies first, then the members,
+   * then each cascading layer, then Pgpool-II. The number is added to every wave.
+   * @default - waves starting at 0; set `false` to omit them
+   */
+  readonly argoSyncWaveBase?: number | false;
+}

@@ -1,0 +1,68 @@
+/**
+ * Syntax checks for the Kubernetes value formats the props accept. They mirror the API
+ * server's own rules, so a bad value fails at synth time instead of at `kubectl apply`.
+ */
+
+/** A Kubernetes resource quantity: `500m`, `1.5`, `10Gi`, `1e3`. */
+const QUANTITY = /^[+]?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$/;
+
+export function isQuantity(value: string): boolean {
+  return QUANTITY.test(value);
+}
+
+/** Memory and storage sizes must be whole bytes: no milli-units. */
+export function isByteQuantity(value: string): boolean {
+  return isQuantity(value) && !value.endsWith('m');
+}
+
+/** DNS-1123 subdomain (ConfigMap, Secret, StorageClass names). */
+export function isDnsSubdomain(value: string): boolean {
+  return (
+    value.length <= 253 &&
+    value.split('.').every((part) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(part))
+  );
+}
+
+/** A label or annotation key: optional DNS-subdomain prefix, then a 63-char name. */
+export function isQualifiedName(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && !isDnsSubdomain(prefix)) {
+    return false;
+  }
+  return name.length > 0 && name.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name);
+}
+
+/** A label value: empty, or up to 63 alphanumerics with `-_.` inside. */
+export function isLabelValue(value: string): boolean {
+  return value === '' || (value.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(value));
+}
+
+/** An IPv4 or IPv6 CIDR such as `10.0.0.0/8` or `fd00::/8`. */
+export function isCidr(value: string): boolean {
+  const [address, bits, ...rest] = value.split('/');
+  if (rest.length > 0 || bits === undefined || !/^\d{1,3}$/.test(bits)) {
+    return false;
+  }
+  const prefix = Number(bits);
+  if (address.includes(':')) {
+    return prefix <= 128 && /^[0-9a-fA-F:]+$/.test(address) && address.split('::').length <= 2;
+  }
+  const octets = address.split('.');
+  return (
+    prefix <= 32 &&
+    octets.length === 4 &&
+    octets.every((o) => /^\d{1,3}$/.test(o) && Number(o) <= 255)
+  );
+}
+
+/**
+ * A container image reference: `[registry/]path[:tag][@sha256:digest]`, lower-case path, no
+ * spaces. Loose on purpose: the registry decides the rest.
+ */
+export function isImageReference(value: string): boolean {
+  return /^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/.test(
+    value,
+  );
+}

@@ -1,0 +1,622 @@
+/**
+ * Turns user props into a {@link ResolvedCluster}: applies every default, checks every rule and
+ * computes every derived number once. Each rule throws a {@link PostgresClusterConfigError}
+ * that names the prop and the fix; this file is the only place rules live.
+ */
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { check } from './errors';
+import { managedParameterReason } from './managed-parameters';
+import {
+  DNS_1035_LABEL,
+  DNS_1123_LABEL,
+  MAX_LABEL_LENGTH,
+  MAX_STATEFULSET_NAME_LENGTH,
+  NAME_SUFFIX,
+} from './names';
+import type {
+  CascadeLayerOptions,
+  ContainerResources,
+  PostgresClusterProps,
+  StorageOptions,
+  Toleration,
+} from './props';
+import {
+  isByteQuantity,
+  isCidr,
+  isDnsSubdomain,
+  isImageReference,
+  isLabelValue,
+  isQualifiedName,
+  isQuantity,
+} from './quantities';
+import type {
+  ConnectionBudget,
+  ResolvedBackend,
+  ResolvedCluster,
+  ResolvedResources,
+  ResolvedTier,
+} from './resolved';
+import {
+  DEFAULT_PGPOOL_VERSION,
+  DEFAULT_POSTGRES_MAJOR,
+  SUPPORTED_PGPOOL_VERSIONS,
+  SUPPORTED_POSTGRES_MAJORS,
+} from './versions';
+
+/** Node id layout (documented in docs/pod-contract.md; never change it for a live cluster). */
+export const NODE_ID = {
+  membersBase: 1000,
+  cascadeBase: 2000,
+  cascadeStride: 1000,
+  witness: 9000,
+  /** No tier may have more pods than this: ids of one tier stay inside its block. */
+  maxPodsPerTier: 99,
+} as const;
+
+export const POSTGRES_PORT = 5432;
+export const PCP_PORT = 9898;
+const SUPERUSER_RESERVED_CONNECTIONS = 3;
+/** Pgpool-II opens a health-check and an sr_check connection, and our primary checker one. */
+const CHECK_CONNECTIONS_PER_PGPOOL_POD = 3;
+/** Probes, repmgr command-line calls and an operator's psql session. */
+const SPARE_CONNECTIONS = 5;
+const PGPOOL_MAX_SURGE = 1;
+
+/** Layer names that would collide with a name the cluster derives itself. */
+const RESERVED_LAYER_NAMES = ['node', 'witness', 'pgpool', 'postgres', 'credentials'];
+const RESERVED_LAYER_SUFFIXES = ['-ro', '-config', '-scripts'];
+/** Label keys the library sets and selects on; users may not override them. */
+const RESERVED_LABEL_PREFIXES = ['app.kubernetes.io/', 'pgha.cdk8s.io/'];
+const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+const RESERVED_ROLES = ['postgres', 'repmgr', 'public', 'none'];
+const RESERVED_DATABASES = ['postgres', 'repmgr', 'template0', 'template1'];
+
+const LIBRARY_VERSION: string = JSON.parse(
+  readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'),
+).version;
+
+/** Image the library publishes for a PostgreSQL major (see images/README.md). */
+export function defaultPostgresImage(major: number): string {
+  return `ghcr.io/cdk8s-pg-ha/postgres-repmgr:${LIBRARY_VERSION}-pg${major}`;
+}
+
+/** Image the library publishes for a Pgpool-II series (see images/README.md). */
+export function defaultPgpoolImage(version: string): string {
+  return `ghcr.io/cdk8s-pg-ha/pgpool:${LIBRARY_VERSION}-pgpool${version}`;
+}
+
+function isInteger(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function checkInteger(value: number, prop: string, min: number, max: number, fix = ''): void {
+  check(
+    isInteger(value, min, max),
+    prop,
+    `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    fix || `Set ${prop} to a whole number in that range.`,
+  );
+}
+
+function resolveResources(
+  prop: string,
+  given: ContainerResources | undefined,
+  defaults: { cpu: string; memory: string; memoryLimit: string },
+): ResolvedResources {
+  const cpu = given?.cpuRequest ?? defaults.cpu;
+  const memory = given?.memoryRequest ?? defaults.memory;
+  const memoryLimit = given?.memoryLimit ?? defaults.memoryLimit;
+  const cpuLimit = given?.cpuLimit;
+  for (const [key, value] of [
+    ['cpuRequest', cpu],
+    ['cpuLimit', cpuLimit],
+  ] as const) {
+    if (value !== undefined) {
+      check(isQuantity(value), `${prop}.${key}`, `"${value}" is not a Kubernetes quantity`, `Use a value like '500m' or '2'.`);
+    }
+  }
+  for (const [key, value] of [
+    ['memoryRequest', memory],
+    ['memoryLimit', memoryLimit],
+  ] as const) {
+    check(isByteQuantity(value), `${prop}.${key}`, `"${value}" is not a byte quantity`, `Use a value like '512Mi' or '2Gi'.`);
+  }
+  return {
+    requests: { cpu, memory },
+    limits: cpuLimit === undefined ? { memory: memoryLimit } : { cpu: cpuLimit, memory: memoryLimit },
+  };
+}
+
+function resolveStorage(prop: string, given: StorageOptions | undefined, fallback?: StorageOptions) {
+  const size = given?.size ?? fallback?.size ?? '10Gi';
+  const storageClassName = given?.storageClassName ?? fallback?.storageClassName;
+  check(isByteQuantity(size), `${prop}.size`, `"${size}" is not a byte quantity`, `Use a size like '10Gi'.`);
+  if (storageClassName !== undefined) {
+    check(
+      isDnsSubdomain(storageClassName),
+      `${prop}.storageClassName`,
+      `"${storageClassName}" is not a valid StorageClass name`,
+      'Use lower-case letters, digits, - and .',
+    );
+  }
+  return storageClassName === undefined ? { size } : { size, storageClassName };
+}
+
+function checkStringMap(prop: string, map: Record<string, string>, values: 'label' | 'any'): void {
+  for (const [key, value] of Object.entries(map)) {
+    check(isQualifiedName(key), `${prop}["${key}"]`, 'is not a valid key', 'Use [prefix/]name with letters, digits, -, _ and . (name up to 63 characters).');
+    if (values === 'label') {
+      check(isLabelValue(value), `${prop}["${key}"]`, `value "${value}" is not a valid label value`, 'Use up to 63 letters, digits, -, _ and ., starting and ending alphanumeric.');
+    }
+  }
+}
+
+function checkTolerations(tolerations: readonly Toleration[]): void {
+  tolerations.forEach((t, i) => {
+    const prop = `scheduling.tolerations[${i}]`;
+    check(
+      !(t.operator === 'Exists' && t.value !== undefined),
+      prop,
+      'has a value with operator Exists',
+      'Drop the value, or use operator Equal.',
+    );
+    check(
+      t.key !== undefined || t.operator === 'Exists',
+      prop,
+      'has no key',
+      'Give a key, or use operator Exists to tolerate every taint.',
+    );
+    if (t.tolerationSeconds !== undefined) {
+      check(t.effect === 'NoExecute', prop, 'sets tolerationSeconds without effect NoExecute', 'tolerationSeconds only applies to NoExecute.');
+    }
+  });
+}
+
+function connectionBudget(
+  pgpoolPods: number,
+  numInitChildren: number,
+  maxPool: number,
+  repmgrNodes: number,
+  maxConnections: number,
+): ConnectionBudget {
+  const pooledConnections = pgpoolPods * numInitChildren * maxPool;
+  const checkConnections = pgpoolPods * CHECK_CONNECTIONS_PER_PGPOOL_POD;
+  const repmgrConnections = repmgrNodes + SPARE_CONNECTIONS;
+  return {
+    pgpoolPods,
+    pooledConnections,
+    checkConnections,
+    repmgrConnections,
+    total: pooledConnections + checkConnections + repmgrConnections,
+    available: maxConnections - SUPERUSER_RESERVED_CONNECTIONS,
+  };
+}
+
+/**
+ * Validates `props` and returns the fully resolved cluster model.
+ * @param defaultName used when `props.clusterName` is unset (the construct id)
+ * @param defaultNamespace used when `props.namespace` is unset (the chart's namespace)
+ * @throws PostgresClusterConfigError naming the first offending prop
+ */
+export function resolveCluster(
+  props: PostgresClusterProps,
+  defaultName: string,
+  defaultNamespace?: string,
+): ResolvedCluster {
+  // ---- Names ---------------------------------------------------------------------------
+  const name = props.clusterName ?? defaultName;
+  check(
+    DNS_1035_LABEL.test(name),
+    'clusterName',
+    `"${name}" is not a valid name (lower-case letters, digits and '-', starting with a letter)`,
+    'Set clusterName to something like "orders".',
+  );
+  const namespace = props.namespace ?? defaultNamespace ?? 'default';
+  check(
+    DNS_1123_LABEL.test(namespace) && namespace.length <= MAX_LABEL_LENGTH,
+    'namespace',
+    `"${namespace}" is not a valid namespace name`,
+    'Use up to 63 lower-case letters, digits and -.',
+  );
+  const clusterDomain = props.clusterDomain ?? 'cluster.local';
+  check(isDnsSubdomain(clusterDomain), 'clusterDomain', `"${clusterDomain}" is not a DNS domain`, "Use your cluster's DNS domain, e.g. 'cluster.local'.");
+
+  const imagePullPolicy = props.imagePullPolicy ?? 'IfNotPresent';
+  check(
+    ['Always', 'IfNotPresent', 'Never'].includes(imagePullPolicy),
+    'imagePullPolicy',
+    `"${imagePullPolicy}" is not a pull policy`,
+    'Use Always, IfNotPresent or Never.',
+  );
+
+  // ---- PostgreSQL ------------------------------------------------------------------------
+  const pg = props.postgres ?? {};
+  const majorVersion = pg.majorVersion ?? DEFAULT_POSTGRES_MAJOR;
+  check(
+    (SUPPORTED_POSTGRES_MAJORS as readonly number[]).includes(majorVersion),
+    'postgres.majorVersion',
+    `${majorVersion} is not supported`,
+    `Use one of ${SUPPORTED_POSTGRES_MAJORS.join(', ')}.`,
+  );
+  const postgresImage = pg.image ?? defaultPostgresImage(majorVersion);
+  check(isImageReference(postgresImage), 'postgres.image', `"${postgresImage}" is not an image reference`, "Use 'registry/repository:tag'.");
+  const maxConnections = pg.maxConnections ?? 250;
+  checkInteger(maxConnections, 'postgres.maxConnections', 20, 10000);
+  const parameters = pg.parameters ?? {};
+  for (const [key, value] of Object.entries(parameters)) {
+    const prop = `postgres.parameters.${key}`;
+    check(/^[a-z_][a-z0-9_.]*$/i.test(key), prop, 'is not a PostgreSQL parameter name', 'Use the name as in postgresql.conf, e.g. work_mem.');
+    const reason = managedParameterReason(key);
+    check(reason === undefined, prop, `cannot be set: it is ${reason}`, 'Remove it from postgres.parameters.');
+    check(
+      ['string', 'number', 'boolean'].includes(typeof value) && !/[\n\r\0]/.test(String(value)),
+      prop,
+      'must be a single-line string, a number or a boolean',
+      'Give the value as postgresql.conf would take it.',
+    );
+    if (typeof value === 'number') {
+      check(Number.isFinite(value), prop, 'must be a finite number', 'Give a finite number.');
+    }
+  }
+  const allowedCidrs = pg.allowedCidrs ?? ['0.0.0.0/0', '::/0'];
+  check(allowedCidrs.length > 0, 'postgres.allowedCidrs', 'is empty, so no peer could connect', 'List your pod network, e.g. 10.0.0.0/8.');
+  allowedCidrs.forEach((cidr, i) =>
+    check(isCidr(cidr), `postgres.allowedCidrs[${i}]`, `"${cidr}" is not a CIDR`, "Use a range like '10.244.0.0/16'."),
+  );
+
+  // ---- Members ----------------------------------------------------------------------------
+  const members = props.members ?? {};
+  const memberReplicas = members.replicas ?? 3;
+  const witness = members.witness ?? false;
+  checkInteger(memberReplicas, 'members.replicas', 2, NODE_ID.maxPodsPerTier);
+  check(
+    memberReplicas >= 3 || witness,
+    'members.replicas',
+    'is 2 without a witness: a two-node cluster cannot hold a majority election',
+    'Use 3 or more members, or set members.witness to true.',
+  );
+  check(
+    !witness || memberReplicas === 2,
+    'members.witness',
+    `is only for a two-member tier (members.replicas is ${memberReplicas})`,
+    'Remove members.witness, or set members.replicas to 2.',
+  );
+  const priorities = members.priorities ?? [];
+  check(
+    priorities.length <= memberReplicas,
+    'members.priorities',
+    `has ${priorities.length} entries for ${memberReplicas} members`,
+    'Give at most one priority per member ordinal.',
+  );
+  priorities.forEach((p, i) => checkInteger(p, `members.priorities[${i}]`, 0, 1000));
+  const memberPriority = (i: number) => priorities[i] ?? 100;
+  const promotable = Array.from({ length: memberReplicas }, (_, i) => memberPriority(i)).filter((p) => p > 0).length;
+  check(
+    promotable >= 2,
+    'members.priorities',
+    `leaves ${promotable} member(s) that may be primary, so a failover could never happen`,
+    'Give at least two members a priority above 0.',
+  );
+  const memberStorage = resolveStorage('members.storage', members.storage);
+  const pgResourceDefaults = { cpu: '250m', memory: '512Mi', memoryLimit: '1Gi' };
+  const memberResources = resolveResources('members.resources', members.resources, pgResourceDefaults);
+
+  // ---- Sync waves -------------------------------------------------------------------------
+  const waveBase = props.argoSyncWaveBase ?? 0;
+  if (waveBase !== false) {
+    checkInteger(waveBase, 'argoSyncWaveBase', -1000, 1000, 'Set a whole number, or false to omit sync waves.');
+  }
+  const wave = (offset: number) => (waveBase === false ? undefined : waveBase + offset);
+
+  const memberTier: ResolvedTier = {
+    kind: 'member',
+    statefulSetName: `${name}${NAME_SUFFIX.members}`,
+    component: 'member',
+    replicas: memberReplicas,
+    nodeIdBase: NODE_ID.membersBase,
+    priorities: Array.from({ length: memberReplicas }, (_, i) => memberPriority(i)),
+    defaultPriority: 100,
+    storage: memberStorage,
+    resources: memberResources,
+    syncWave: wave(1),
+  };
+
+  // ---- Cascading layers -------------------------------------------------------------------
+  const cascades: readonly CascadeLayerOptions[] = props.cascades ?? [];
+  const cascadeTiers: ResolvedTier[] = [];
+  const idRanges: Array<{ base: number; prop: string }> = [{ base: NODE_ID.membersBase, prop: 'members' }];
+  cascades.forEach((layer, k) => {
+    const prop = `cascades[${k}]`;
+    check(
+      typeof layer.name === 'string' && DNS_1123_LABEL.test(layer.name),
+      `${prop}.name`,
+      `"${layer.name}" is not a valid layer name`,
+      "Use lower-case letters, digits and '-', e.g. 'replica'.",
+    );
+    check(
+      !RESERVED_LAYER_NAMES.includes(layer.name) && !RESERVED_LAYER_SUFFIXES.some((s) => layer.name.endsWith(s)),
+      `${prop}.name`,
+      `"${layer.name}" collides with a name the cluster derives itself`,
+      `Avoid ${RESERVED_LAYER_NAMES.join(', ')} and names ending in ${RESERVED_LAYER_SUFFIXES.join(', ')}.`,
+    );
+    check(
+      cascades.findIndex((other) => other.name === layer.name) === k,
+      `${prop}.name`,
+      `"${layer.name}" is used by two layers`,
+      'Give every cascading layer its own name.',
+    );
+    const replicas = layer.replicas ?? 2;
+    checkInteger(replicas, `${prop}.replicas`, 1, NODE_ID.maxPodsPerTier);
+    const upstream = layer.upstream ?? 'members';
+    let upstreamStatefulSetName: string;
+    if (upstream === 'members') {
+      upstreamStatefulSetName = memberTier.statefulSetName;
+    } else {
+      const upstreamIndex = cascades.findIndex((other) => other.name === upstream);
+      check(
+        upstreamIndex >= 0 && upstreamIndex < k,
+        `${prop}.upstream`,
+        `"${upstream}" is neither 'members' nor a layer declared before this one`,
+        "Use 'members' or the name of an earlier cascading layer.",
+      );
+      upstreamStatefulSetName = cascadeTiers[upstreamIndex].statefulSetName;
+    }
+    const nodeIdBase = layer.nodeIdBase ?? NODE_ID.cascadeBase + NODE_ID.cascadeStride * k;
+    checkInteger(nodeIdBase, `${prop}.nodeIdBase`, NODE_ID.cascadeBase, NODE_ID.witness - NODE_ID.maxPodsPerTier - 1);
+    const clash = idRanges.find((r) => Math.abs(r.base - nodeIdBase) <= NODE_ID.maxPodsPerTier);
+    check(
+      clash === undefined,
+      `${prop}.nodeIdBase`,
+      `${nodeIdBase} overlaps the node ids of ${clash?.prop}`,
+      `Keep every tier's base at least ${NODE_ID.maxPodsPerTier + 1} apart.`,
+    );
+    idRanges.push({ base: nodeIdBase, prop });
+    const canPromote = layer.promotable ?? false;
+    cascadeTiers.push({
+      kind: 'cascade',
+      statefulSetName: `${name}-${layer.name}`,
+      component: `cascade-${layer.name}`,
+      replicas,
+      nodeIdBase,
+      priorities: [],
+      defaultPriority: canPromote ? 50 : 0,
+      upstreamStatefulSetName,
+      storage: resolveStorage(`${prop}.storage`, layer.storage, memberStorage),
+      resources: resolveResources(`${prop}.resources`, layer.resources, {
+        cpu: memberResources.requests.cpu,
+        memory: memberResources.requests.memory,
+        memoryLimit: memberResources.limits.memory,
+      }),
+      syncWave: wave(3 + k),
+    });
+  });
+
+  const witnessTier: ResolvedTier[] = witness
+    ? [
+        {
+          kind: 'witness',
+          statefulSetName: `${name}${NAME_SUFFIX.witness}`,
+          component: 'witness',
+          replicas: 1,
+          nodeIdBase: NODE_ID.witness,
+          priorities: [0],
+          defaultPriority: 0,
+          storage: { size: '1Gi', ...(memberStorage.storageClassName ? { storageClassName: memberStorage.storageClassName } : {}) },
+          resources: resolveResources('members.resources', undefined, { cpu: '50m', memory: '128Mi', memoryLimit: '256Mi' }),
+          syncWave: wave(1),
+        },
+      ]
+    : [];
+  const tiers = [memberTier, ...cascadeTiers, ...witnessTier];
+
+  // Every derived name must fit the limit of the object kind it names.
+  for (const tier of tiers) {
+    check(
+      tier.statefulSetName.length <= MAX_STATEFULSET_NAME_LENGTH,
+      tier.kind === 'cascade' ? 'cascades[].name' : 'clusterName',
+      `makes the StatefulSet name "${tier.statefulSetName}" ${tier.statefulSetName.length} characters long, over the ${MAX_STATEFULSET_NAME_LENGTH} that its pods' controller-revision-hash label allows`,
+      'Shorten the cluster name or the layer name.',
+    );
+    if (tier.kind === 'cascade') {
+      const readService = `${tier.statefulSetName}${NAME_SUFFIX.readService}`;
+      check(readService.length <= MAX_LABEL_LENGTH, 'cascades[].name', `makes the Service name "${readService}" too long`, 'Shorten the cluster name or the layer name.');
+    }
+  }
+  check(
+    `${name}${NAME_SUFFIX.pgpoolScripts}`.length <= MAX_LABEL_LENGTH,
+    'clusterName',
+    `"${name}" is too long for the names derived from it`,
+    `Use at most ${MAX_LABEL_LENGTH - NAME_SUFFIX.pgpoolScripts.length} characters.`,
+  );
+
+  // ---- Replication ------------------------------------------------------------------------
+  const replication = props.replication ?? { mode: 'async' as const };
+  check(
+    replication.mode === 'async' || replication.mode === 'quorum',
+    'replication.mode',
+    `"${(replication as { mode: string }).mode}" is not a replication mode`,
+    "Use { mode: 'async' } or { mode: 'quorum', standbys: 1 }.",
+  );
+  let synchronousQuorum = 0;
+  if (replication.mode === 'quorum') {
+    synchronousQuorum = replication.standbys ?? 1;
+    checkInteger(
+      synchronousQuorum,
+      'replication.standbys',
+      1,
+      memberReplicas - 1,
+      `Use at most members.replicas - 1 (${memberReplicas - 1}) so a commit can still succeed while a member is down.`,
+    );
+  }
+
+  // ---- Failover timing --------------------------------------------------------------------
+  const failover = props.failover ?? {};
+  const timing = {
+    monitorIntervalSeconds: failover.monitorIntervalSeconds ?? 1,
+    reconnectAttempts: failover.reconnectAttempts ?? 2,
+    reconnectIntervalSeconds: failover.reconnectIntervalSeconds ?? 1,
+    connectTimeoutSeconds: failover.connectTimeoutSeconds ?? 2,
+  };
+  checkInteger(timing.monitorIntervalSeconds, 'failover.monitorIntervalSeconds', 1, 60);
+  checkInteger(timing.reconnectAttempts, 'failover.reconnectAttempts', 1, 60);
+  checkInteger(timing.reconnectIntervalSeconds, 'failover.reconnectIntervalSeconds', 1, 60);
+  checkInteger(
+    timing.connectTimeoutSeconds,
+    'failover.connectTimeoutSeconds',
+    2,
+    60,
+    'libpq treats a connect_timeout below 2 as 2: use 2 or more.',
+  );
+
+  // ---- Users and credentials -----------------------------------------------------------------
+  const usersProps = props.users ?? {};
+  const appUser = usersProps.appUser ?? 'app';
+  const appDatabase = usersProps.appDatabase ?? appUser;
+  const monitorUser = usersProps.monitorUser ?? 'pgpool_monitor';
+  for (const [prop, value] of [
+    ['users.appUser', appUser],
+    ['users.monitorUser', monitorUser],
+  ] as const) {
+    check(SQL_IDENTIFIER.test(value), prop, `"${value}" is not a plain SQL identifier`, 'Use lower-case letters, digits and _ (up to 63), starting with a letter or _.');
+    check(!RESERVED_ROLES.includes(value) && !value.startsWith('pg_'), prop, `"${value}" is a role the cluster reserves`, 'Pick another name.');
+  }
+  check(appUser !== monitorUser, 'users.monitorUser', 'is the same role as users.appUser', 'Use a separate role for monitoring.');
+  check(SQL_IDENTIFIER.test(appDatabase), 'users.appDatabase', `"${appDatabase}" is not a plain SQL identifier`, 'Use lower-case letters, digits and _.');
+  check(!RESERVED_DATABASES.includes(appDatabase), 'users.appDatabase', `"${appDatabase}" is a database the cluster reserves`, 'Pick another name.');
+
+  const credentialsSecretName = props.credentials?.secretName ?? `${name}${NAME_SUFFIX.credentials}`;
+  check(
+    isDnsSubdomain(credentialsSecretName),
+    'credentials.secretName',
+    `"${credentialsSecretName}" is not a valid Secret name`,
+    'Use lower-case letters, digits, - and .',
+  );
+
+  // ---- Pgpool-II ------------------------------------------------------------------------
+  const pp = props.pgpool ?? {};
+  const pgpoolVersion = pp.version ?? DEFAULT_PGPOOL_VERSION;
+  check(
+    (SUPPORTED_PGPOOL_VERSIONS as readonly string[]).includes(pgpoolVersion),
+    'pgpool.version',
+    `"${pgpoolVersion}" is not supported`,
+    `Use one of ${SUPPORTED_PGPOOL_VERSIONS.join(', ')} (MAJOR.MINOR).`,
+  );
+  const pgpoolImage = pp.image ?? defaultPgpoolImage(pgpoolVersion);
+  check(isImageReference(pgpoolImage), 'pgpool.image', `"${pgpoolImage}" is not an image reference`, "Use 'registry/repository:tag'.");
+  const pgpoolReplicas = pp.replicas ?? 2;
+  checkInteger(pgpoolReplicas, 'pgpool.replicas', 1, 20);
+  check(
+    pgpoolReplicas >= 2 || pp.allowSinglePgpool === true,
+    'pgpool.replicas',
+    'is 1, which makes Pgpool-II a single point of failure',
+    'Use 2 or more, or set pgpool.allowSinglePgpool for development.',
+  );
+  const numInitChildren = pp.numInitChildren ?? 32;
+  checkInteger(numInitChildren, 'pgpool.numInitChildren', 1, 2000);
+  const maxPool = pp.maxPool ?? 2;
+  checkInteger(maxPool, 'pgpool.maxPool', 1, 64);
+  const maxReplicationDelayBytes = pp.maxReplicationDelayBytes ?? 10 * 1024 * 1024;
+  checkInteger(maxReplicationDelayBytes, 'pgpool.maxReplicationDelayBytes', 0, Number.MAX_SAFE_INTEGER);
+
+  const repmgrNodes = tiers.reduce((sum, t) => sum + t.replicas, 0);
+  const budget = connectionBudget(pgpoolReplicas + PGPOOL_MAX_SURGE, numInitChildren, maxPool, repmgrNodes, maxConnections);
+  check(
+    budget.total <= budget.available,
+    'pgpool',
+    `needs up to ${budget.total} connections per PostgreSQL node ` +
+      `(${budget.pgpoolPods} Pgpool-II pods incl. rollout surge x ${numInitChildren} children x ${maxPool} pooled = ${budget.pooledConnections}, ` +
+      `+ ${budget.checkConnections} health/sr checks + ${budget.repmgrConnections} repmgr and spare), ` +
+      `but max_connections ${maxConnections} leaves ${budget.available}`,
+    'Lower pgpool.numInitChildren, pgpool.maxPool or pgpool.replicas, or raise postgres.maxConnections.',
+  );
+
+  const backends: ResolvedBackend[] = Array.from({ length: memberReplicas }, (_, i) => ({
+    index: i,
+    host: `${memberTier.statefulSetName}-${i}.${memberTier.statefulSetName}.${namespace}.svc.${clusterDomain}`,
+    port: POSTGRES_PORT,
+    nodeName: `${memberTier.statefulSetName}-${i}`,
+  }));
+
+  // ---- Scheduling, labels, annotations -------------------------------------------------------
+  const sched = props.scheduling ?? {};
+  const spreadAcrossHosts = sched.spreadAcrossHosts ?? 'preferred';
+  const spreadAcrossZones = sched.spreadAcrossZones ?? 'preferred';
+  for (const [prop, value] of [
+    ['scheduling.spreadAcrossHosts', spreadAcrossHosts],
+    ['scheduling.spreadAcrossZones', spreadAcrossZones],
+  ] as const) {
+    check(['required', 'preferred', 'off'].includes(value), prop, `"${value}" is not a spread mode`, "Use 'required', 'preferred' or 'off'.");
+  }
+  const tolerations = sched.tolerations ?? [];
+  checkTolerations(tolerations);
+  const nodeSelector = sched.nodeSelector ?? {};
+  checkStringMap('scheduling.nodeSelector', nodeSelector, 'label');
+
+  const labels = props.labels ?? {};
+  checkStringMap('labels', labels, 'label');
+  for (const key of Object.keys(labels)) {
+    check(
+      !RESERVED_LABEL_PREFIXES.some((p) => key.startsWith(p)),
+      `labels["${key}"]`,
+      'overrides a label the library sets and selects on',
+      `Use a key outside ${RESERVED_LABEL_PREFIXES.join(' and ')}.`,
+    );
+  }
+  const annotations = props.annotations ?? {};
+  checkStringMap('annotations', annotations, 'any');
+
+  // Every standby streams over one WAL sender; a clone takes two more, a rewind one.
+  const standbys = tiers.filter((t) => t.kind !== 'witness').reduce((sum, t) => sum + t.replicas, 0);
+  const maxWalSenders = Math.max(10, standbys + 4);
+
+  return {
+    name,
+    namespace,
+    clusterDomain,
+    imagePullPolicy,
+    postgres: {
+      majorVersion,
+      image: postgresImage,
+      port: POSTGRES_PORT,
+      maxConnections,
+      superuserReservedConnections: SUPERUSER_RESERVED_CONNECTIONS,
+      parameters,
+      allowedCidrs,
+      maxWalSenders,
+    },
+    tiers,
+    synchronousQuorum,
+    timing,
+    pgpool: {
+      version: pgpoolVersion,
+      image: pgpoolImage,
+      replicas: pgpoolReplicas,
+      maxSurge: PGPOOL_MAX_SURGE,
+      numInitChildren,
+      maxPool,
+      loadBalancing: pp.loadBalancing ?? true,
+      statementLevelLoadBalancing: pp.statementLevelLoadBalancing ?? false,
+      maxReplicationDelayBytes,
+      backends,
+      resources: resolveResources('pgpool.resources', pp.resources, { cpu: '100m', memory: '128Mi', memoryLimit: '512Mi' }),
+      port: POSTGRES_PORT,
+      pcpPort: PCP_PORT,
+      syncWave: wave(2),
+      connectionBudget: budget,
+    },
+    credentialsSecretName,
+    users: {
+      superuser: 'postgres',
+      repmgrUser: 'repmgr',
+      repmgrDatabase: 'repmgr',
+      appUser,
+      appDatabase,
+      monitorUser,
+    },
+    scheduling: { spreadAcrossHosts, spreadAcrossZones, tolerations, nodeSelector },
+    labels,
+    annotations,
+    configSyncWave: wave(0),
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * The resolved model: every default applied, every rule checked, every derived number
+ * (node ids, backend indices, budgets) computed once. Renderers and constructs read only this,
+ * so a rule lives in exactly one place (resolve-cluster.ts).
+ */
+import type { ImagePullPolicy, Toleration } from './props';
+import type { PgpoolVersion, PostgresMajorVersion } from './versions';
+
+export interface ResolvedResources {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: { readonly cpu?: string; readonly memory: string };
+}
+
+export type TierKind = 'member' | 'cascade' | 'witness';
+
+/** One PostgreSQL StatefulSet: the members, a cascading layer, or the witness. */
+export interface ResolvedTier {
+  readonly kind: TierKind;
+  /** StatefulSet name = headless Service name (`<cluster>-node`, `<cluster>-<layer>`). */
+  readonly statefulSetName: string;
+  /** Value of `app.kubernetes.io/component` (part of the selector). */
+  readonly component: string;
+  readonly replicas: number;
+  /** repmgr node_id of ordinal 0; ordinal i has `nodeIdBase + i`. */
+  readonly nodeIdBase: number;
+  /** repmgr priority per ordinal (0 = never promoted). */
+  readonly priorities: readonly number[];
+  /** Priority of ordinals beyond `priorities`. */
+  readonly defaultPriority: number;
+  /** StatefulSet name of the tier this one streams from (cascades only). */
+  readonly upstreamStatefulSetName?: string;
+  readonly storage: { readonly size: string; readonly storageClassName?: string };
+  readonly resources: ResolvedResources;
+  /** Argo CD sync wave, or undefined when waves are off. */
+  readonly syncWave?: number;
+}
+
+/** One Pgpool-II backend: a failover-eligible member pod. */
+export interface ResolvedBackend {
+  readonly index: number;
+  /** The exact host name repmgr uses in `conninfo`. */
+  readonly host: string;
+  readonly port: number;
+  /** repmgr node_name = pod name = application_name of its walreceiver. */
+  readonly nodeName: string;
+}
+
+export interface ResolvedPgpool {
+  readonly version: PgpoolVersion;
+  readonly image: string;
+  readonly replicas: number;
+  /** Extra pods a rolling update may add (the Deployment's maxSurge). */
+  readonly maxSurge: number;
+  readonly numInitChildren: number;
+  readonly maxPool: number;
+  readonly loadBalancing: boolean;
+  readonly statementLevelLoadBalancing: boolean;
+  readonly maxReplicationDelayBytes: number;
+  readonly backends: readonly ResolvedBackend[];
+  readonly resources: ResolvedResources;
+  readonly port: number;
+  readonly pcpPort: number;
+  readonly syncWave?: number;
+  /** Connections one backend may receive from every Pgpool-II pod at once (see budget). */
+  readonly connectionBudget: ConnectionBudget;
+}
+
+/** How the Pgpool-II connection budget against `max_connections` was computed. */
+export interface ConnectionBudget {
+  readonly pgpoolPods: number;
+  readonly pooledConnections: number;
+  readonly checkConnections: number;
+  readonly repmgrConnections: number;
+  readonly total: number;
+  readonly available: number;
+}
+
+export interface ResolvedTiming {
+  readonly monitorIntervalSeconds: number;
+  readonly reconnectAttempts: number;
+  readonly reconnectIntervalSeconds: number;
+  readonly connectTimeoutSeconds: number;
+}
+
+export interface ResolvedUsers {
+  readonly superuser: string;
+  readonly repmgrUser: string;
+  readonly repmgrDatabase: string;
+  readonly appUser: string;
+  readonly appDatabase: string;
+  readonly monitorUser: string;
+}
+
+export interface ResolvedScheduling {
+  readonly spreadAcrossHosts: 'required' | 'preferred' | 'off';
+  readonly spreadAcrossZones: 'required' | 'preferred' | 'off';
+  readonly tolerations: readonly Toleration[];
+  readonly nodeSelector: Readonly<Record<string, string>>;
+}
+
+export interface ResolvedPostgres {
+  readonly majorVersion: PostgresMajorVersion;
+  readonly image: string;
+  readonly port: number;
+  readonly maxConnections: number;
+  readonly superuserReservedConnections: number;
+  /** User parameters, already checked against the managed list. */
+  readonly parameters: Readonly<Record<string, string | number | boolean>>;
+  readonly allowedCidrs: readonly string[];
+  /** `max_wal_senders` and `max_replication_slots` (same number). */
+  readonly maxWalSenders: number;
+}
+
+export interface ResolvedCluster {
+  readonly name: string;
+  readonly namespace: string;
+  readonly clusterDomain: string;
+  readonly imagePullPolicy: ImagePullPolicy;
+  readonly postgres: ResolvedPostgres;
+  /** members first, then cascading layers in declaration order, then the witness. */
+  readonly tiers: readonly ResolvedTier[];
+  /** 0 = asynchronous; n = `ANY n` quorum commit among the members. */
+  readonly synchronousQuorum: number;
+  readonly timing: ResolvedTiming;
+  readonly pgpool: ResolvedPgpool;
+  readonly credentialsSecretName: string;
+  readonly users: ResolvedUsers;
+  readonly scheduling: ResolvedScheduling;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** Sync wave of ConfigMaps and the ServiceAccount, or undefined when waves are off. */
+  readonly configSyncWave?: number;
+}
+
+/** The member tier of a resolved cluster (always present). */
+export function membersOf(cluster: ResolvedCluster): ResolvedTier {
+  return cluster.tiers.find((t) => t.kind === 'member')!;
+}
+
+/** `<svc>.<namespace>.svc.<domain>`: the suffix of every pod host name in the cluster. */
+export function domainSuffix(cluster: ResolvedCluster): string {
+  return `${cluster.namespace}.svc.${cluster.clusterDomain}`;
+}
+
+/** DNS name of ordinal `ordinal` of `tier`, exactly as repmgr and Pgpool-II use it. */
+export function podHost(cluster: ResolvedCluster, tier: ResolvedTier, ordinal: number): string {
+  return `${tier.statefulSetName}-${ordinal}.${tier.statefulSetName}.${domainSuffix(cluster)}`;
+}

@@ -1,0 +1,23 @@
+/**
+ * The software versions a cluster's configuration is rendered for. Keys are only emitted for
+ * the versions that understand them: Pgpool-II ignores unknown keys silently and renamed several
+ * (4.2: master_slave_mode -> backend_clustering_mode; 4.4: socket_dir ->
+ * unix_socket_directories), so a config rendered for the wrong version fails quietly.
+ */
+
+/** PostgreSQL major versions the renderers and the entrypoint scripts support. */
+export const SUPPORTED_POSTGRES_MAJORS = [15, 16, 17] as const;
+export type PostgresMajorVersion = (typeof SUPPORTED_POSTGRES_MAJORS)[number];
+export const DEFAULT_POSTGRES_MAJOR: PostgresMajorVersion = 17;
+
+/** Pgpool-II minor series the pgpool.conf renderer supports. */
+export const SUPPORTED_PGPOOL_VERSIONS = ['4.3', '4.4', '4.5', '4.6'] as const;
+export type PgpoolVersion = (typeof SUPPORTED_PGPOOL_VERSIONS)[number];
+export const DEFAULT_PGPOOL_VERSION: PgpoolVersion = '4.5';
+
+/** Compares two "MAJOR.MINOR" strings numerically. */
+export function pgpoolAtLeast(version: PgpoolVersion, minimum: string): boolean {
+  const [aMajor, aMinor] = version.split('.').map(Number);
+  const [bMajor, bMinor] = minimum.split('.').map(Number);
+  return aMajor !== bMajor ? aMajor > bMajor : aMinor >= bMinor;
+}

@@ -1,0 +1,35 @@
+/**
+ * Paths inside the containers, as laid out in docs/pod-contract.md. The renderers, the
+ * constructs (volume mounts) and the shell scripts must agree on every one of them.
+ */
+export const NODE_PATHS = {
+  dataMount: '/var/lib/postgresql/data',
+  pgdata: '/var/lib/postgresql/data/pgdata',
+  config: '/etc/pgha/config',
+  scripts: '/opt/pgha/scripts',
+  secrets: '/etc/pgha/secrets',
+  sockets: '/var/run/postgresql',
+  runtime: '/run/pgha',
+  tmp: '/tmp',
+  shm: '/dev/shm',
+  /** The per-node repmgr.conf the entrypoint writes (common part + node lines). */
+  repmgrConf: '/run/pgha/repmgr.conf',
+  passfile: '/run/pgha/pgpass',
+} as const;
+
+export const PGPOOL_PATHS = {
+  config: '/etc/pgha/pgpool',
+  scripts: '/opt/pgha/scripts',
+  secrets: '/etc/pgha/secrets',
+  runtime: '/run/pgpool',
+  tmp: '/tmp',
+} as const;
+
+/** Keys of the credentials Secret (docs/pod-contract.md). */
+export const SECRET_KEYS = {
+  superuserPassword: 'superuser-password',
+  replicationPassword: 'replication-password',
+  appPassword: 'app-password',
+  monitorPassword: 'monitor-password',
+  pgpoolKey: 'pgpool-key',
+} as const;

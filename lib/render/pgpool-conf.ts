@@ -1,0 +1,156 @@
+/**
+ * pgpool.conf for the Pgpool-II pods. Rendered for one Pgpool-II series: keys that series does
+ * not know are never emitted (Pgpool-II ignores unknown keys silently), and renamed keys use
+ * the series' own name.
+ *
+ * Why these settings (see docs/design.md, "Pgpool-II"):
+ * - Backends are the member pods by the exact host names repmgr uses, so a backend's
+ *   identity never changes when roles do.
+ * - ALLOW_TO_FAILOVER + health check: a dead primary is detached, which makes Pgpool-II look
+ *   for the new one. Pgpool-II itself never promotes (empty failover_command): repmgr does.
+ * - search_primary_node_timeout = 0 keeps looking until repmgr has promoted someone.
+ * - auto_failback re-attaches a standby once it streams again; detach_false_primary detaches
+ *   a second primary that the standbys do not follow (split-brain guard).
+ * - The status file is discarded at start (`pgpool -D`), so a restarted pod never trusts
+ *   stale up/down states.
+ */
+import type { ResolvedCluster } from '../model/resolved';
+import { pgpoolAtLeast } from '../model/versions';
+import { renderConf, type ConfValue } from './conf-format';
+import { NODE_PATHS, PGPOOL_PATHS } from './paths';
+
+type Setting = readonly [string, ConfValue];
+
+export function renderPgpoolConf(cluster: ResolvedCluster): string {
+  const pp = cluster.pgpool;
+  const v = pp.version;
+  const t = cluster.timing;
+  const monitor = cluster.users.monitorUser;
+  const setting = (key: string, value: ConfValue): Setting => [key, value];
+  // Renamed in 4.4; the old names are silently ignored by 4.4 and later.
+  const socketDirKey = pgpoolAtLeast(v, '4.4') ? 'unix_socket_directories' : 'socket_dir';
+  const pcpSocketDirKey = pgpoolAtLeast(v, '4.4') ? 'pcp_unix_socket_directories' : 'pcp_socket_dir';
+
+  const backends: Setting[] = pp.backends.flatMap((b) => [
+    setting(`backend_hostname${b.index}`, b.host),
+    setting(`backend_port${b.index}`, b.port),
+    setting(`backend_weight${b.index}`, 1),
+    setting(`backend_data_directory${b.index}`, NODE_PATHS.pgdata),
+    setting(`backend_flag${b.index}`, 'ALLOW_TO_FAILOVER'),
+    // auto_failback matches a standby to its walreceiver by application_name = node_name.
+    setting(`backend_application_name${b.index}`, b.nodeName),
+  ]);
+
+  return renderConf(
+    [
+      `pgpool.conf for cluster "${cluster.name}", Pgpool-II ${v}.`,
+      'Rendered by cdk8s-pg-ha: change the construct props, not this file.',
+    ],
+    [
+      {
+        title: 'Mode',
+        settings: [setting('backend_clustering_mode', 'streaming_replication'), setting('use_watchdog', false)],
+      },
+      {
+        title: 'Connections',
+        settings: [
+          setting('listen_addresses', '*'),
+          setting('port', pp.port),
+          setting(socketDirKey, PGPOOL_PATHS.runtime),
+          setting('pcp_listen_addresses', 'localhost'),
+          setting('pcp_port', pp.pcpPort),
+          setting(pcpSocketDirKey, PGPOOL_PATHS.runtime),
+          setting('pid_file_name', `${PGPOOL_PATHS.runtime}/pgpool.pid`),
+          // logdir holds pgpool_status; it is discarded at start anyway (pgpool -D).
+          setting('logdir', PGPOOL_PATHS.runtime),
+          setting('listen_backlog_multiplier', 2),
+          setting('serialize_accept', false),
+        ],
+      },
+      {
+        title: 'Pools (budget checked against max_connections at synth time)',
+        settings: [
+          setting('num_init_children', pp.numInitChildren),
+          setting('max_pool', pp.maxPool),
+          setting('child_life_time', 300),
+          setting('child_max_connections', 0),
+          setting('connection_life_time', 0),
+          setting('client_idle_limit', 0),
+          setting('connection_cache', true),
+          setting('reserved_connections', 0),
+        ],
+      },
+      {
+        title: 'Authentication',
+        settings: [
+          setting('enable_pool_hba', true),
+          setting('pool_passwd', `${PGPOOL_PATHS.runtime}/pool_passwd`),
+          setting('allow_clear_text_frontend_auth', false),
+          setting('authentication_timeout', 30),
+          setting('ssl', false),
+        ],
+      },
+      {
+        title: 'Load balancing',
+        settings: [
+          setting('load_balance_mode', pp.loadBalancing),
+          setting('statement_level_load_balance', pp.statementLevelLoadBalancing),
+          // Reads after a write in the same transaction go to the primary (read your writes).
+          setting('disable_load_balance_on_write', 'transaction'),
+          setting('delay_threshold', pp.maxReplicationDelayBytes),
+          setting('prefer_lower_delay_standby', true),
+          setting('allow_sql_comments', false),
+        ],
+      },
+      {
+        title: 'Primary detection (streaming replication check)',
+        settings: [
+          setting('sr_check_period', 1),
+          setting('sr_check_user', monitor),
+          // Empty: the password comes from pool_passwd.
+          setting('sr_check_password', ''),
+          setting('sr_check_database', 'postgres'),
+        ],
+      },
+      {
+        title: 'Health check (detaches a dead backend so the new primary is looked for)',
+        settings: [
+          setting('health_check_period', 1),
+          setting('health_check_timeout', t.connectTimeoutSeconds),
+          setting('health_check_user', monitor),
+          setting('health_check_password', ''),
+          setting('health_check_database', 'postgres'),
+          setting('health_check_max_retries', t.reconnectAttempts),
+          setting('health_check_retry_delay', t.reconnectIntervalSeconds),
+          setting('connect_timeout', t.connectTimeoutSeconds * 1000),
+        ],
+      },
+      {
+        title: 'Failover: repmgr promotes; Pgpool-II only follows (never promotes itself)',
+        settings: [
+          setting('failover_command', ''),
+          setting('follow_primary_command', ''),
+          setting('failover_on_backend_error', false),
+          ...(pgpoolAtLeast(v, '4.3') ? [setting('failover_on_backend_shutdown', true)] : []),
+          setting('search_primary_node_timeout', 0),
+          setting('auto_failback', true),
+          setting('auto_failback_interval', 5),
+          setting('detach_false_primary', true),
+        ],
+      },
+      {
+        title: 'Logging (stderr)',
+        settings: [
+          setting('log_destination', 'stderr'),
+          setting('logging_collector', false),
+          setting('log_line_prefix', '%m: %a pid %p: '),
+          setting('log_connections', false),
+          setting('log_hostname', false),
+          setting('log_min_messages', 'warning'),
+        ],
+      },
+      { title: 'Caches', settings: [setting('memory_cache_enabled', false)] },
+      { title: 'Backends: the failover-eligible members, by the host names repmgr uses', settings: backends },
+    ],
+  );
+}

@@ -1,0 +1,82 @@
+/**
+ * postgresql.conf for every PostgreSQL node. Every node gets the same replication settings, so
+ * any member can become primary and a standby never has lower limits than its primary.
+ */
+import { membersOf, type ResolvedCluster } from '../model/resolved';
+import { renderConf, type ConfValue } from './conf-format';
+import { NODE_PATHS } from './paths';
+
+/** `ANY n ("a","b",...)` over the members' repmgr node names, or '' for asynchronous. */
+export function synchronousStandbyNames(cluster: ResolvedCluster): string {
+  if (cluster.synchronousQuorum === 0) {
+    return '';
+  }
+  const members = membersOf(cluster);
+  const names = Array.from({ length: members.replicas }, (_, i) => `"${members.statefulSetName}-${i}"`);
+  return `ANY ${cluster.synchronousQuorum} (${names.join(', ')})`;
+}
+
+export function renderPostgresqlConf(cluster: ResolvedCluster): string {
+  const pg = cluster.postgres;
+  const userSettings = Object.keys(pg.parameters)
+    .sort()
+    .map((key) => [key, pg.parameters[key]] as const);
+  const setting = (key: string, value: ConfValue) => [key, value] as const;
+  return renderConf(
+    [
+      `postgresql.conf for cluster "${cluster.name}", PostgreSQL ${pg.majorVersion}.`,
+      'Rendered by cdk8s-pg-ha: change the construct props, not this file.',
+    ],
+    [
+      {
+        title: 'Connections (the Services, probes and peers depend on these)',
+        settings: [
+          setting('listen_addresses', '*'),
+          setting('port', pg.port),
+          setting('unix_socket_directories', NODE_PATHS.sockets),
+          setting('hba_file', `${NODE_PATHS.config}/pg_hba.conf`),
+          setting('max_connections', pg.maxConnections),
+          setting('superuser_reserved_connections', pg.superuserReservedConnections),
+          setting('password_encryption', 'scram-sha-256'),
+          // Notice a silently vanished client or peer within about 25 s instead of hours.
+          setting('tcp_keepalives_idle', 10),
+          setting('tcp_keepalives_interval', 5),
+          setting('tcp_keepalives_count', 3),
+        ],
+      },
+      {
+        title: 'Replication (identical on every node: any member may become primary)',
+        settings: [
+          setting('wal_level', 'replica'),
+          setting('max_wal_senders', pg.maxWalSenders),
+          setting('max_replication_slots', pg.maxWalSenders),
+          setting('hot_standby', true),
+          setting('hot_standby_feedback', true),
+          // pg_rewind needs hint bits WAL-logged to rejoin a former primary without a re-clone.
+          setting('wal_log_hints', true),
+          // Keep the WAL an old primary needs to rewind onto this one, and bound what
+          // replication slots of a vanished standby may pin.
+          setting('wal_keep_size', '512MB'),
+          setting('max_slot_wal_keep_size', '4GB'),
+          // A walsender or walreceiver whose peer is gone (partition) gives up within 10 s.
+          setting('wal_sender_timeout', '10s'),
+          setting('wal_receiver_timeout', '10s'),
+          setting('wal_retrieve_retry_interval', '1s'),
+          setting('synchronous_standby_names', synchronousStandbyNames(cluster)),
+          setting('shared_preload_libraries', 'repmgr'),
+        ],
+      },
+      {
+        title: 'Logging (to stderr, where the container runtime collects it)',
+        settings: [
+          setting('log_destination', 'stderr'),
+          setting('logging_collector', false),
+          setting('log_line_prefix', '%m [%p] %q%u@%d '),
+          setting('log_connections', false),
+          setting('log_replication_commands', false),
+        ],
+      },
+      { title: 'Parameters set by the user (postgres.parameters)', settings: userSettings },
+    ],
+  );
+}

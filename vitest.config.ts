@@ -1,0 +1,41 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Three suites:
+ * - unit:    validation, renderers, constructs, schema and drift checks; seconds, no root.
+ * - runtime: the local pod runtime's own tests; root, network namespaces.
+ * - cluster: dist/ applied to the local pod runtime with real PostgreSQL, repmgr, Pgpool-II.
+ * The runtime and cluster suites share the machine's namespaces and ports, so their files run
+ * one at a time.
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'runtime',
+          include: ['test/runtime/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+        },
+      },
+    ],
+  },
+});
