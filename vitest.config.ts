@@ -5,8 +5,9 @@ import { defineConfig } from 'vitest/config';
  * - unit:    validation, renderers, constructs, schema and drift checks; seconds, no root.
  * - runtime: the local pod runtime's own tests; root, network namespaces.
  * - cluster: dist/ applied to the local pod runtime with real PostgreSQL, repmgr, Pgpool-II.
- * The runtime and cluster suites share the machine's namespaces and ports, so their files run
- * one at a time.
+ * The runtime and cluster suites share the machine's namespaces and ports, so their files must
+ * run one at a time: run them with --no-file-parallelism (test/run-all.sh and the npm scripts do;
+ * vitest 3 has no per-project switch for it).
  */
 export default defineConfig({
   test: {
@@ -22,7 +23,6 @@ export default defineConfig({
         test: {
           name: 'runtime',
           include: ['test/runtime/**/*.test.ts'],
-          fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 180_000,
         },
@@ -31,7 +31,6 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
-          fileParallelism: false,
           testTimeout: 600_000,
           hookTimeout: 600_000,
         },

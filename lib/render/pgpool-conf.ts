@@ -27,9 +27,9 @@ export function renderPgpoolConf(cluster: ResolvedCluster): string {
   const t = cluster.timing;
   const monitor = cluster.users.monitorUser;
   const setting = (key: string, value: ConfValue): Setting => [key, value];
-  // Renamed in 4.4; the old names are silently ignored by 4.4 and later.
+  // Renamed in 4.4 (no alias: 4.4+ silently ignores socket_dir). The PCP socket key kept its
+  // name in every series (verified against the V4_2 .. V4_6 sources).
   const socketDirKey = pgpoolAtLeast(v, '4.4') ? 'unix_socket_directories' : 'socket_dir';
-  const pcpSocketDirKey = pgpoolAtLeast(v, '4.4') ? 'pcp_unix_socket_directories' : 'pcp_socket_dir';
 
   const backends: Setting[] = pp.backends.flatMap((b) => [
     setting(`backend_hostname${b.index}`, b.host),
@@ -59,7 +59,7 @@ export function renderPgpoolConf(cluster: ResolvedCluster): string {
           setting(socketDirKey, PGPOOL_PATHS.runtime),
           setting('pcp_listen_addresses', 'localhost'),
           setting('pcp_port', pp.pcpPort),
-          setting(pcpSocketDirKey, PGPOOL_PATHS.runtime),
+          setting('pcp_socket_dir', PGPOOL_PATHS.runtime),
           setting('pid_file_name', `${PGPOOL_PATHS.runtime}/pgpool.pid`),
           // logdir holds pgpool_status; it is discarded at start anyway (pgpool -D).
           setting('logdir', PGPOOL_PATHS.runtime),

@@ -1,0 +1,252 @@
+/**
+ * Cluster test harness: synthesizes the repository's example cluster for the PostgreSQL,
+ * repmgr and Pgpool-II versions installed on this machine, applies it with a credentials Secret
+ * to the local pod runtime, and gives the tests real clients (psql in the pods, node-postgres
+ * through a port-forward of the Pgpool-II Service).
+ */
+import { execFileSync } from 'child_process';
+import { randomBytes } from 'crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { App } from 'cdk8s';
+import { Client, type ClientConfig } from 'pg';
+import { EXAMPLE_CLUSTER_NAME, EXAMPLE_NAMESPACE, ExampleClusterChart } from '../../charts/example-cluster';
+import type { PostgresClusterProps } from '../../lib/model/props';
+import { SUPPORTED_PGPOOL_VERSIONS, SUPPORTED_POSTGRES_MAJORS, type PgpoolVersion, type PostgresMajorVersion } from '../../lib/model/versions';
+import { loadManifests, PodRuntime, type ExecResult } from '../runtime';
+
+export interface InstalledVersions {
+  readonly postgresMajor: PostgresMajorVersion;
+  readonly postgresFull: string;
+  readonly repmgr: string;
+  readonly pgpool: PgpoolVersion;
+  readonly pgpoolFull: string;
+}
+
+/**
+ * The versions of the Debian packages on this machine. Fails loudly when one is missing or
+ * unsupported: the cluster tests are never skipped.
+ */
+export function installedVersions(): InstalledVersions {
+  const root = '/usr/lib/postgresql';
+  const majors = existsSync(root)
+    ? readdirSync(root)
+        .filter((d) => existsSync(join(root, d, 'bin', 'postgres')))
+        .map(Number)
+        .sort((a, b) => b - a)
+    : [];
+  if (majors.length === 0) {
+    throw new Error('no PostgreSQL server under /usr/lib/postgresql: install the Debian packages listed in test/debian-packages.txt');
+  }
+  const major = majors[0];
+  if (!(SUPPORTED_POSTGRES_MAJORS as readonly number[]).includes(major)) {
+    throw new Error(`installed PostgreSQL ${major} is not supported by the library (${SUPPORTED_POSTGRES_MAJORS.join(', ')})`);
+  }
+  const bin = join(root, String(major), 'bin');
+  const postgresFull = execFileSync(join(bin, 'postgres'), ['--version']).toString().trim();
+  if (!existsSync(join(bin, 'repmgr'))) {
+    throw new Error(`repmgr for PostgreSQL ${major} is missing: apt-get install postgresql-${major}-repmgr`);
+  }
+  const repmgr = execFileSync(join(bin, 'repmgr'), ['--version']).toString().trim();
+  const pgpoolFull = execFileSync('pgpool', ['--version']).toString().trim();
+  const match = /version (\d+)\.(\d+)/.exec(pgpoolFull);
+  const pgpool = match ? `${match[1]}.${match[2]}` : '';
+  if (!(SUPPORTED_PGPOOL_VERSIONS as readonly string[]).includes(pgpool)) {
+    throw new Error(`installed Pgpool-II "${pgpoolFull}" is not supported by the library (${SUPPORTED_PGPOOL_VERSIONS.join(', ')})`);
+  }
+  return { postgresMajor: major as PostgresMajorVersion, postgresFull, repmgr, pgpool: pgpool as PgpoolVersion, pgpoolFull };
+}
+
+/** The passwords of one test cluster (random per run, never written into the repository). */
+export interface Credentials {
+  readonly superuser: string;
+  readonly replication: string;
+  readonly app: string;
+  readonly monitor: string;
+  readonly pgpoolKey: string;
+}
+
+function randomPassword(): string {
+  // Quotes, backslashes and colons would need escaping in .pgpass and pool_passwd; a real
+  // operator's passwords may contain them, which the scripts handle, but a test must fail for
+  // one reason at a time.
+  return randomBytes(18).toString('base64url');
+}
+
+export function credentialsSecret(namespace: string, name: string, credentials: Credentials): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace },
+    type: 'Opaque',
+    stringData: {
+      'superuser-password': credentials.superuser,
+      'replication-password': credentials.replication,
+      'app-password': credentials.app,
+      'monitor-password': credentials.monitor,
+      'pgpool-key': credentials.pgpoolKey,
+    },
+  };
+}
+
+/** Synthesizes the example chart for the installed versions; returns its objects. */
+export function synthExampleCluster(versions: InstalledVersions, overrides: Partial<PostgresClusterProps> = {}): object[] {
+  const outdir = mkdtempSync(join(tmpdir(), 'pgha-cluster-'));
+  try {
+    const app = new App({ outdir });
+    new ExampleClusterChart(app, 'example-cluster', {
+      overrides: {
+        ...overrides,
+        postgres: { majorVersion: versions.postgresMajor, ...overrides.postgres },
+        pgpool: { version: versions.pgpool, ...overrides.pgpool },
+      },
+    });
+    app.synth();
+    return loadManifests(outdir);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+export interface PsqlOptions {
+  readonly database?: string;
+  readonly timeoutMs?: number;
+}
+
+/** A running example cluster on the local pod runtime. */
+export class ExampleCluster {
+  readonly namespace = EXAMPLE_NAMESPACE;
+  readonly name = EXAMPLE_CLUSTER_NAME;
+  readonly members = [0, 1, 2].map((i) => `${EXAMPLE_CLUSTER_NAME}-node-${i}`);
+  readonly cascades = [0, 1].map((i) => `${EXAMPLE_CLUSTER_NAME}-replica-${i}`);
+  readonly pgpoolService = `${EXAMPLE_CLUSTER_NAME}-pgpool`;
+
+  private constructor(
+    readonly rt: PodRuntime,
+    readonly versions: InstalledVersions,
+    readonly credentials: Credentials,
+    readonly objects: object[],
+  ) {}
+
+  /**
+   * Starts a fresh runtime instance and applies the example cluster to it (does not wait for
+   * readiness). Always pair with {@link stop}, also when a test fails.
+   */
+  static async start(instance: string, overrides: Partial<PostgresClusterProps> = {}): Promise<ExampleCluster> {
+    const versions = installedVersions();
+    const credentials: Credentials = {
+      superuser: randomPassword(),
+      replication: randomPassword(),
+      app: randomPassword(),
+      monitor: randomPassword(),
+      pgpoolKey: randomPassword(),
+    };
+    const objects = synthExampleCluster(versions, overrides);
+    const secret = credentialsSecret(EXAMPLE_NAMESPACE, `${EXAMPLE_CLUSTER_NAME}-credentials`, credentials);
+    const rt = await PodRuntime.start({ instance, backoffBaseSeconds: 1, backoffMaxSeconds: 10, namespace: EXAMPLE_NAMESPACE });
+    const cluster = new ExampleCluster(rt, versions, credentials, objects);
+    const namespaceFirst = [...objects.filter((o: any) => o.kind === 'Namespace'), secret, ...objects.filter((o: any) => o.kind !== 'Namespace')];
+    const { warnings } = await rt.apply(namespaceFirst);
+    cluster.applyWarnings = warnings;
+    return cluster;
+  }
+
+  /** What the runtime reported as not implemented when the manifests were applied. */
+  applyWarnings: { object: string; message: string }[] = [];
+
+  async stop(): Promise<string[]> {
+    return this.rt.down();
+  }
+
+  /** Waits until every PostgreSQL and Pgpool-II pod is Ready; returns the elapsed ms. */
+  async waitAllReady(timeoutMs = 420_000): Promise<number> {
+    const start = Date.now();
+    const deadline = start + timeoutMs;
+    const expected = this.members.length + this.cascades.length + 2;
+    await this.rt.waitFor(
+      async () => {
+        const pods = await this.rt.pods(undefined, this.namespace);
+        const ready = pods.filter((p) => p.ready);
+        return ready.length >= expected ? ready : undefined;
+      },
+      { timeoutMs: Math.max(1, deadline - Date.now()), intervalMs: 500, what: `${expected} Ready pods in ${this.namespace}` },
+    );
+    return Date.now() - start;
+  }
+
+  /** psql as the superuser on a pod's local socket (peer authentication, as an operator would). */
+  async psql(pod: string, sql: string, options: PsqlOptions = {}): Promise<string> {
+    const result = await this.exec(pod, ['psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '/var/run/postgresql', '-U', 'postgres', '-d', options.database ?? 'postgres', '-c', sql], options.timeoutMs);
+    if (result.code !== 0) {
+      throw new Error(`psql on ${pod} failed (${result.code}): ${result.stderr.trim()}\nSQL: ${sql}`);
+    }
+    return result.stdout.trim();
+  }
+
+  async exec(pod: string, argv: string[], timeoutMs = 60_000): Promise<ExecResult> {
+    const container = pod.includes('pgpool') ? 'pgpool' : 'postgres';
+    return this.rt.exec(pod, container, argv, { timeoutMs, namespace: this.namespace });
+  }
+
+  /** The member that is primary now (the one not in recovery), or undefined. */
+  async primary(): Promise<string | undefined> {
+    for (const pod of this.members) {
+      try {
+        if ((await this.psql(pod, 'SELECT pg_is_in_recovery()', { timeoutMs: 10_000 })) === 'f') {
+          return pod;
+        }
+      } catch {
+        // Not running or not reachable: not the primary.
+      }
+    }
+    return undefined;
+  }
+
+  /** Names of the current Pgpool-II pods. */
+  async pgpoolPods(): Promise<string[]> {
+    const pods = await this.rt.pods({ 'app.kubernetes.io/component': 'pgpool' }, this.namespace);
+    return pods.map((p) => p.name).sort();
+  }
+
+  /**
+   * Opens a port-forward to the Pgpool-II Service (or one pod with `pod/NAME`) and returns a
+   * client config for the application user; close the handle when done.
+   */
+  async forward(target = `svc/${this.pgpoolService}`): Promise<{ config: ClientConfig; close: () => Promise<void> }> {
+    const handle = await this.rt.portForward(target, 5432, { namespace: this.namespace });
+    return {
+      config: {
+        host: handle.host,
+        port: handle.port,
+        user: 'app',
+        password: this.credentials.app,
+        database: 'app',
+        connectionTimeoutMillis: 15_000,
+        // Never hang a test on a silent peer.
+        query_timeout: 30_000,
+      },
+      close: handle.close,
+    };
+  }
+
+  /** Connects a node-postgres client with `config`, retrying for `windowMs` (the stated client retry policy). */
+  static async connectWithRetry(config: ClientConfig, windowMs: number): Promise<{ client: Client; attempts: number; elapsedMs: number }> {
+    const start = Date.now();
+    let attempts = 0;
+    let lastError: unknown;
+    while (Date.now() - start <= windowMs) {
+      attempts++;
+      const client = new Client(config);
+      try {
+        await client.connect();
+        return { client, attempts, elapsedMs: Date.now() - start };
+      } catch (error) {
+        lastError = error;
+        await client.end().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    throw new Error(`could not connect within ${windowMs} ms after ${attempts} attempts: ${String(lastError)}`);
+  }
+}
