@@ -31,7 +31,7 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
-          testTimeout: 600_000,
+          testTimeout: 240_000,
           hookTimeout: 600_000,
         },
       },

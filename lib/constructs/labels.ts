@@ -3,6 +3,7 @@
  * because a StatefulSet's or Deployment's selector is immutable: changing one orphans the
  * pods and, for a StatefulSet, its data. Everything else goes on as plain labels.
  */
+import type { k8s } from 'cdk8s-plus-27';
 import type { ResolvedCluster } from '../model/resolved';
 
 export const LABEL = {
@@ -30,6 +31,14 @@ export function selectorLabels(cluster: ResolvedCluster, app: AppName, component
     [LABEL.name]: app,
     [LABEL.instance]: cluster.name,
     [LABEL.component]: component,
+  };
+}
+
+/** Every pod that votes in a repmgr election: the members and the witness. */
+export function votingMembersSelector(cluster: ResolvedCluster): k8s.LabelSelector {
+  return {
+    matchLabels: { [LABEL.name]: 'postgresql', [LABEL.instance]: cluster.name },
+    matchExpressions: [{ key: LABEL.component, operator: 'In', values: ['member', 'witness'] }],
   };
 }
 

@@ -21,7 +21,7 @@ import {
   podSecurityContext,
   resourceRequirements,
   scriptProbe,
-  topologySpread,
+  spreading,
 } from './pod-spec';
 
 /** uid/gid of `pgpool` in our Pgpool-II image (images/pgpool/Dockerfile). */
@@ -81,11 +81,12 @@ export class PgpoolDeployment extends Construct {
       ports: [{ name: 'postgresql', containerPort: pp.port, protocol: 'TCP' }],
       resources: resourceRequirements(pp.resources),
       securityContext: containerSecurityContext(PGPOOL_UID),
-      startupProbe: scriptProbe(probeScript, 'startup', { periodSeconds: 2, timeoutSeconds: 5, failureThreshold: 150 }),
+      // timeoutSeconds stay above the probe script's own limits (5 s, 10 s for live).
+      startupProbe: scriptProbe(probeScript, 'startup', { periodSeconds: 2, timeoutSeconds: 15, failureThreshold: 150 }),
       // Not Ready only while Pgpool-II itself does not answer: during a failover it keeps its
       // endpoint, so clients wait briefly instead of seeing "no endpoints".
-      readinessProbe: scriptProbe(probeScript, 'ready', { periodSeconds: 3, timeoutSeconds: 5, failureThreshold: 2 }),
-      livenessProbe: scriptProbe(probeScript, 'live', { periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 6 }),
+      readinessProbe: scriptProbe(probeScript, 'ready', { periodSeconds: 3, timeoutSeconds: 10, failureThreshold: 2 }),
+      livenessProbe: scriptProbe(probeScript, 'live', { periodSeconds: 10, timeoutSeconds: 15, failureThreshold: 6 }),
       volumeMounts: [
         { name: 'config', mountPath: PGPOOL_PATHS.config, readOnly: true },
         { name: 'scripts', mountPath: PGPOOL_PATHS.scripts, readOnly: true },
@@ -118,7 +119,7 @@ export class PgpoolDeployment extends Construct {
             enableServiceLinks: false,
             securityContext: podSecurityContext(PGPOOL_UID),
             terminationGracePeriodSeconds: 30,
-            topologySpreadConstraints: topologySpread(cluster, selector),
+            ...spreading(cluster, { matchLabels: selector }),
             ...placement(cluster),
             containers: [container],
             volumes: [

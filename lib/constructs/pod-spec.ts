@@ -44,26 +44,47 @@ export function resourceRequirements(resources: ResolvedResources): k8s.Resource
   };
 }
 
-/** Spreads the pods selected by `selector` across hosts and zones, as configured. */
-export function topologySpread(
+/**
+ * Spreads the pods matched by `selector` across hosts and zones, as configured. 'required'
+ * across hosts is a hard pod anti-affinity (never two on one host), because a topology spread
+ * with maxSkew 1 still allows e.g. 2 + 1 pods on two hosts.
+ */
+export function spreading(
   cluster: ResolvedCluster,
-  selector: Record<string, string>,
-): k8s.TopologySpreadConstraint[] {
+  selector: k8s.LabelSelector,
+): Pick<k8s.PodSpec, 'topologySpreadConstraints' | 'affinity'> {
   const constraints: k8s.TopologySpreadConstraint[] = [];
-  const add = (mode: 'required' | 'preferred' | 'off', topologyKey: string) => {
-    if (mode !== 'off') {
-      constraints.push({
-        maxSkew: 1,
-        topologyKey,
-        whenUnsatisfiable: mode === 'required' ? 'DoNotSchedule' : 'ScheduleAnyway',
-        labelSelector: { matchLabels: selector },
-      });
-    }
-  };
-  add(cluster.scheduling.spreadAcrossHosts, 'kubernetes.io/hostname');
-  add(cluster.scheduling.spreadAcrossZones, 'topology.kubernetes.io/zone');
-  return constraints;
+  const spread = (mode: 'required' | 'preferred', topologyKey: string) =>
+    constraints.push({
+      maxSkew: 1,
+      topologyKey,
+      whenUnsatisfiable: mode === 'required' ? 'DoNotSchedule' : 'ScheduleAnyway',
+      labelSelector: selector,
+    });
+  const hosts = cluster.scheduling.spreadAcrossHosts;
+  const zones = cluster.scheduling.spreadAcrossZones;
+  if (hosts === 'preferred') {
+    spread('preferred', HOSTNAME_KEY);
+  }
+  if (zones !== 'off') {
+    spread(zones, ZONE_KEY);
+  }
+  const result: { topologySpreadConstraints?: k8s.TopologySpreadConstraint[]; affinity?: k8s.Affinity } = {};
+  if (constraints.length > 0) {
+    result.topologySpreadConstraints = constraints;
+  }
+  if (hosts === 'required') {
+    result.affinity = {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: HOSTNAME_KEY, labelSelector: selector }],
+      },
+    };
+  }
+  return result;
 }
+
+const HOSTNAME_KEY = 'kubernetes.io/hostname';
+const ZONE_KEY = 'topology.kubernetes.io/zone';
 
 /** Tolerations and node selector, omitted when empty so the YAML stays small. */
 export function placement(cluster: ResolvedCluster): Pick<k8s.PodSpec, 'tolerations' | 'nodeSelector'> {

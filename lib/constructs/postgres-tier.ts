@@ -19,7 +19,7 @@ import { NODE_PATHS, SECRET_KEYS } from '../render/paths';
 import { renderPostgresqlConf } from '../render/postgresql-conf';
 import { renderRepmgrConf } from '../render/repmgr-conf';
 import { configChecksum } from './checksum';
-import { ANNOTATION, LABEL, objectAnnotations, objectLabels, selectorLabels } from './labels';
+import { ANNOTATION, LABEL, objectAnnotations, objectLabels, selectorLabels, votingMembersSelector } from './labels';
 import type { NodeScripts } from './scripts-config-map';
 import {
   containerSecurityContext,
@@ -28,11 +28,14 @@ import {
   podSecurityContext,
   resourceRequirements,
   scriptProbe,
-  topologySpread,
+  spreading,
 } from './pod-spec';
 
 /** uid/gid of `postgres` in the official PostgreSQL image (and so in ours). */
 export const POSTGRES_UID = 999;
+
+/** Port of the entrypoint's status endpoint (PGHA_STATUS_PORT in the scripts). */
+export const STATUS_PORT = 8008;
 
 /** Seconds a pod may take to start, covering a long clone or rewind before liveness applies. */
 export const STARTUP_BUDGET = Duration.hours(2);
@@ -71,7 +74,7 @@ export class PostgresTier extends Construct {
     });
 
     this.configData = {
-      'postgresql.conf': renderPostgresqlConf(cluster),
+      'postgresql.conf': renderPostgresqlConf(cluster, tier),
       'pg_hba.conf': renderPgHbaConf(cluster),
       'repmgr.conf': renderRepmgrConf(cluster, tier),
     };
@@ -103,10 +106,19 @@ export class PostgresTier extends Construct {
       });
     }
 
+    // The members and the witness vote in one election: spread them as one group and cover
+    // them with one disruption budget, so a drain never takes two votes at once. (A pod under
+    // two PodDisruptionBudgets cannot be evicted at all, so the witness gets none of its own.)
+    const voting = tier.kind === 'member' || tier.kind === 'witness';
+    const spreadSelector: k8s.LabelSelector = voting ? votingMembersSelector(cluster) : { matchLabels: selector };
+
     const members = membersOf(cluster);
     const env: k8s.EnvVar[] = [
       ...downwardApiEnv(),
       { name: 'PGDATA', value: NODE_PATHS.pgdata },
+      // The entrypoint writes the passfile; every process in the container, including an
+      // operator's `kubectl exec ... repmgr cluster show`, finds the passwords through it.
+      { name: 'PGPASSFILE', value: NODE_PATHS.passfile },
       { name: 'PGHA_CLUSTER', value: cluster.name },
       { name: 'PGHA_ROLE_TIER', value: tier.kind },
       { name: 'PGHA_SERVICE', value: name },
@@ -134,6 +146,7 @@ export class PostgresTier extends Construct {
       { name: 'PGHA_APP_DATABASE', value: cluster.users.appDatabase },
       { name: 'PGHA_MONITOR_USER', value: cluster.users.monitorUser },
       { name: 'PGHA_PORT', value: String(cluster.postgres.port) },
+      { name: 'PGHA_STATUS_PORT', value: String(STATUS_PORT) },
       { name: 'PGHA_CONNECT_TIMEOUT', value: String(cluster.timing.connectTimeoutSeconds) },
     );
 
@@ -144,7 +157,12 @@ export class PostgresTier extends Construct {
       imagePullPolicy: cluster.imagePullPolicy,
       command: ['/bin/bash', `${NODE_PATHS.scripts}/node-entrypoint.sh`],
       env,
-      ports: [{ name: 'postgresql', containerPort: cluster.postgres.port, protocol: 'TCP' }],
+      ports: [
+        { name: 'postgresql', containerPort: cluster.postgres.port, protocol: 'TCP' },
+        // One status line (role, system id, timeline, LSN) that peers read to elect a primary
+        // when none is running, even while this node's PostgreSQL is down (lib/scripts/README.md).
+        { name: 'status', containerPort: STATUS_PORT, protocol: 'TCP' },
+      ],
       resources: resourceRequirements(tier.resources),
       securityContext: containerSecurityContext(POSTGRES_UID),
       startupProbe: scriptProbe(probeScript, 'startup', {
@@ -152,8 +170,9 @@ export class PostgresTier extends Construct {
         timeoutSeconds: 10,
         failureThreshold: STARTUP_BUDGET.toSeconds() / STARTUP_PERIOD_SECONDS,
       }),
-      readinessProbe: scriptProbe(probeScript, 'ready', { periodSeconds: 3, timeoutSeconds: 5, failureThreshold: 2 }),
-      livenessProbe: scriptProbe(probeScript, 'live', { periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 6 }),
+      // timeoutSeconds stay above the probe script's own limits (5 s ready, 10 s live).
+      readinessProbe: scriptProbe(probeScript, 'ready', { periodSeconds: 3, timeoutSeconds: 8, failureThreshold: 2 }),
+      livenessProbe: scriptProbe(probeScript, 'live', { periodSeconds: 10, timeoutSeconds: 15, failureThreshold: 6 }),
       volumeMounts: [
         { name: 'data', mountPath: NODE_PATHS.dataMount },
         { name: 'config', mountPath: NODE_PATHS.config, readOnly: true },
@@ -196,7 +215,7 @@ export class PostgresTier extends Construct {
             enableServiceLinks: false,
             securityContext: podSecurityContext(POSTGRES_UID),
             terminationGracePeriodSeconds: 60,
-            topologySpreadConstraints: topologySpread(cluster, selector),
+            ...spreading(cluster, spreadSelector),
             ...placement(cluster),
             containers: [container],
             volumes: [
@@ -233,13 +252,15 @@ export class PostgresTier extends Construct {
       },
     });
 
-    new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
-      metadata: metadata(name, tier.syncWave),
-      spec: {
-        // One PostgreSQL pod of a tier at a time: a drain never takes a majority away.
-        maxUnavailable: k8s.IntOrString.fromNumber(1),
-        selector: { matchLabels: selector },
-      },
-    });
+    if (tier.kind !== 'witness') {
+      new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
+        metadata: metadata(name, tier.syncWave),
+        spec: {
+          // One PostgreSQL pod of a tier at a time: a drain never takes a majority away.
+          maxUnavailable: k8s.IntOrString.fromNumber(1),
+          selector: spreadSelector,
+        },
+      });
+    }
   }
 }

@@ -340,8 +340,9 @@ export interface PostgresClusterProps {
    */
   readonly annotations?: Record<string, string>;
   /**
-   * Annotate objects with Argo CD sync waves so configuration applies first, then the members,
-   * then each cascading layer, then Pgpool-II. The number is added to every wave.
+   * Annotate objects with Argo CD sync waves so configuration applies first (wave +0), then
+   * the members and witness (+1), then Pgpool-II (+2), then cascading layer k (+3+k). The
+   * number is added to every wave.
    * @default - waves starting at 0; set `false` to omit them
    */
   readonly argoSyncWaveBase?: number | false;

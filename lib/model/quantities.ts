@@ -1,3 +1,5 @@
+import { isIP } from 'net';
+
 /**
  * Syntax checks for the Kubernetes value formats the props accept. They mirror the API
  * server's own rules, so a bad value fails at synth time instead of at `kubectl apply`.
@@ -39,22 +41,35 @@ export function isLabelValue(value: string): boolean {
   return value === '' || (value.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(value));
 }
 
-/** An IPv4 or IPv6 CIDR such as `10.0.0.0/8` or `fd00::/8`. */
+/** An IPv4 or IPv6 CIDR such as `10.0.0.0/8` or `fd00::/8` (PostgreSQL refuses anything else). */
 export function isCidr(value: string): boolean {
   const [address, bits, ...rest] = value.split('/');
   if (rest.length > 0 || bits === undefined || !/^\d{1,3}$/.test(bits)) {
     return false;
   }
-  const prefix = Number(bits);
-  if (address.includes(':')) {
-    return prefix <= 128 && /^[0-9a-fA-F:]+$/.test(address) && address.split('::').length <= 2;
+  const family = isIP(address);
+  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+const SUFFIX_FACTOR: Record<string, number> = {
+  m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** The numeric value of a quantity that passed {@link isQuantity} (cores or bytes). */
+export function parseQuantity(value: string): number {
+  const match = /^[+]?([\d.]+)([eE][+-]?\d+|[a-zA-Z]+)?$/.exec(value);
+  if (!match) {
+    throw new Error(`not a quantity: ${value}`);
   }
-  const octets = address.split('.');
-  return (
-    prefix <= 32 &&
-    octets.length === 4 &&
-    octets.every((o) => /^\d{1,3}$/.test(o) && Number(o) <= 255)
-  );
+  const [, number, suffix] = match;
+  if (suffix === undefined) {
+    return Number(number);
+  }
+  if (/^[eE]/.test(suffix)) {
+    return Number(`${number}${suffix}`);
+  }
+  return Number(number) * SUFFIX_FACTOR[suffix];
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   isLabelValue,
   isQualifiedName,
   isQuantity,
+  parseQuantity,
 } from './quantities';
 import type {
   ConnectionBudget,
@@ -69,7 +70,8 @@ const RESERVED_LAYER_SUFFIXES = ['-ro', '-config', '-scripts'];
 /** Label keys the library sets and selects on; users may not override them. */
 const RESERVED_LABEL_PREFIXES = ['app.kubernetes.io/', 'pgha.cdk8s.io/'];
 const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-const RESERVED_ROLES = ['postgres', 'repmgr', 'public', 'none'];
+/** Roles the cluster creates, and words pg_hba.conf / pool_hba.conf read as keywords. */
+const RESERVED_ROLES = ['postgres', 'repmgr', 'public', 'none', 'all', 'replication', 'sameuser', 'samerole', 'samegroup'];
 const RESERVED_DATABASES = ['postgres', 'repmgr', 'template0', 'template1'];
 
 const LIBRARY_VERSION: string = JSON.parse(
@@ -121,6 +123,21 @@ function resolveResources(
     ['memoryLimit', memoryLimit],
   ] as const) {
     check(isByteQuantity(value), `${prop}.${key}`, `"${value}" is not a byte quantity`, `Use a value like '512Mi' or '2Gi'.`);
+  }
+  // Kubernetes refuses a pod whose request exceeds its limit; say so at synth time.
+  check(
+    parseQuantity(memory) <= parseQuantity(memoryLimit),
+    `${prop}.memoryRequest`,
+    `${memory} is above the memory limit ${memoryLimit}`,
+    `Raise ${prop}.memoryLimit to at least the request, or lower the request.`,
+  );
+  if (cpuLimit !== undefined) {
+    check(
+      parseQuantity(cpu) <= parseQuantity(cpuLimit),
+      `${prop}.cpuRequest`,
+      `${cpu} is above the CPU limit ${cpuLimit}`,
+      `Raise ${prop}.cpuLimit to at least the request, or lower the request.`,
+    );
   }
   return {
     requests: { cpu, memory },
@@ -441,12 +458,20 @@ export function resolveCluster(
   let synchronousQuorum = 0;
   if (replication.mode === 'quorum') {
     synchronousQuorum = replication.standbys ?? 1;
+    // ANY n counts standbys only. With n = every standby, one standby down blocks every
+    // commit, so one standby must always be spare: n <= members - 2.
+    check(
+      memberReplicas >= 3,
+      'replication.mode',
+      `is 'quorum' with ${memberReplicas} members: with one standby, every commit would stop while it is down`,
+      "Use 3 or more members for quorum commit, or { mode: 'async' }.",
+    );
     checkInteger(
       synchronousQuorum,
       'replication.standbys',
       1,
-      memberReplicas - 1,
-      `Use at most members.replicas - 1 (${memberReplicas - 1}) so a commit can still succeed while a member is down.`,
+      memberReplicas - 2,
+      `Use at most members.replicas - 2 (${memberReplicas - 2}) so a commit can still succeed while a standby is down.`,
     );
   }
 
@@ -531,12 +556,19 @@ export function resolveCluster(
     'Lower pgpool.numInitChildren, pgpool.maxPool or pgpool.replicas, or raise postgres.maxConnections.',
   );
 
-  const backends: ResolvedBackend[] = Array.from({ length: memberReplicas }, (_, i) => ({
-    index: i,
-    host: `${memberTier.statefulSetName}-${i}.${memberTier.statefulSetName}.${namespace}.svc.${clusterDomain}`,
-    port: POSTGRES_PORT,
-    nodeName: `${memberTier.statefulSetName}-${i}`,
-  }));
+  // Pgpool-II backends: every pod that may become primary, so Pgpool-II can always find the
+  // primary among its backends. Members first (index = ordinal), then the pods of promotable
+  // cascading layers in declaration order. Non-promotable layers serve reads through their own
+  // "-ro" Service instead: Pgpool-II's primary and false-primary detection do not understand
+  // cascaded standbys.
+  const backendTiers = [memberTier, ...cascadeTiers.filter((t) => t.defaultPriority > 0)];
+  const backends: ResolvedBackend[] = backendTiers.flatMap((tier) =>
+    Array.from({ length: tier.replicas }, (_, i) => ({
+      host: `${tier.statefulSetName}-${i}.${tier.statefulSetName}.${namespace}.svc.${clusterDomain}`,
+      port: POSTGRES_PORT,
+      nodeName: `${tier.statefulSetName}-${i}`,
+    })),
+  ).map((backend, index) => ({ index, ...backend }));
 
   // ---- Scheduling, labels, annotations -------------------------------------------------------
   const sched = props.scheduling ?? {};

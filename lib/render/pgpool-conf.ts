@@ -8,7 +8,10 @@
  *   identity never changes when roles do.
  * - ALLOW_TO_FAILOVER + health check: a dead primary is detached, which makes Pgpool-II look
  *   for the new one. Pgpool-II itself never promotes (empty failover_command): repmgr does.
- * - search_primary_node_timeout = 0 keeps looking until repmgr has promoted someone.
+ * - search_primary_node_timeout is short: with 0, Pgpool-II loops forever over its *up*
+ *   backends while the new primary is still marked down, and the entrypoint's reconcile loop
+ *   (pcp_attach_node) queues behind that loop. A short search that gives up lets the loop
+ *   attach the new primary, which runs the search again (measured: ~5 s write outage).
  * - auto_failback re-attaches a standby once it streams again; detach_false_primary detaches
  *   a second primary that the standbys do not follow (split-brain guard).
  * - The status file is discarded at start (`pgpool -D`), so a restarted pod never trusts
@@ -132,7 +135,7 @@ export function renderPgpoolConf(cluster: ResolvedCluster): string {
           setting('follow_primary_command', ''),
           setting('failover_on_backend_error', false),
           ...(pgpoolAtLeast(v, '4.3') ? [setting('failover_on_backend_shutdown', true)] : []),
-          setting('search_primary_node_timeout', 0),
+          setting('search_primary_node_timeout', 3),
           setting('auto_failback', true),
           setting('auto_failback_interval', 5),
           setting('detach_false_primary', true),

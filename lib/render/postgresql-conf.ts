@@ -2,13 +2,16 @@
  * postgresql.conf for every PostgreSQL node. Every node gets the same replication settings, so
  * any member can become primary and a standby never has lower limits than its primary.
  */
-import { membersOf, type ResolvedCluster } from '../model/resolved';
+import { membersOf, type ResolvedCluster, type ResolvedTier } from '../model/resolved';
 import { renderConf, type ConfValue } from './conf-format';
 import { NODE_PATHS } from './paths';
 
-/** `ANY n ("a","b",...)` over the members' repmgr node names, or '' for asynchronous. */
-export function synchronousStandbyNames(cluster: ResolvedCluster): string {
-  if (cluster.synchronousQuorum === 0) {
+/**
+ * `ANY n ("a","b",...)` over the members' repmgr node names, or '' for asynchronous. The
+ * witness never has standbys, so it never waits for any (it would block its own writes).
+ */
+export function synchronousStandbyNames(cluster: ResolvedCluster, tier?: ResolvedTier): string {
+  if (cluster.synchronousQuorum === 0 || tier?.kind === 'witness') {
     return '';
   }
   const members = membersOf(cluster);
@@ -16,7 +19,8 @@ export function synchronousStandbyNames(cluster: ResolvedCluster): string {
   return `ANY ${cluster.synchronousQuorum} (${names.join(', ')})`;
 }
 
-export function renderPostgresqlConf(cluster: ResolvedCluster): string {
+/** postgresql.conf of the nodes of `tier` (every tier but the witness gets the same text). */
+export function renderPostgresqlConf(cluster: ResolvedCluster, tier?: ResolvedTier): string {
   const pg = cluster.postgres;
   const userSettings = Object.keys(pg.parameters)
     .sort()
@@ -62,7 +66,7 @@ export function renderPostgresqlConf(cluster: ResolvedCluster): string {
           setting('wal_sender_timeout', '10s'),
           setting('wal_receiver_timeout', '10s'),
           setting('wal_retrieve_retry_interval', '1s'),
-          setting('synchronous_standby_names', synchronousStandbyNames(cluster)),
+          setting('synchronous_standby_names', synchronousStandbyNames(cluster, tier)),
           setting('shared_preload_libraries', 'repmgr'),
         ],
       },

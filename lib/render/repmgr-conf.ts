@@ -10,7 +10,9 @@ import { NODE_PATHS } from './paths';
 export function renderRepmgrConf(cluster: ResolvedCluster, tier: ResolvedTier): string {
   const t = cluster.timing;
   const setting = (key: string, value: ConfValue) => [key, value] as const;
-  const pgctl = `pg_ctl -D ${NODE_PATHS.pgdata} -w -t 60`;
+  // A start after a crash replays WAL first; a timeout here would turn a slow but healthy
+  // recovery into a failed rejoin and a full re-clone.
+  const pgctl = `pg_ctl -D ${NODE_PATHS.pgdata} -w -t 3600`;
   const repmgr = `repmgr -f ${NODE_PATHS.repmgrConf}`;
   return renderConf(
     [

@@ -4,7 +4,7 @@
  * PostgreSQL, repmgr and Pgpool-II binaries. Every assertion uses a real client: psql inside
  * the pods, node-postgres through the Pgpool-II Service.
  */
-import { Client } from 'pg';
+import { Client, type ClientConfig } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExampleCluster } from './harness';
 
@@ -85,12 +85,235 @@ describe('GIVEN the example cluster applied to the pod runtime', () => {
     );
     const rows = nodes.split('\n').map((line) => line.split(' '));
     expect(rows.map((r) => r[0])).toEqual([...cluster.members, ...cluster.cascades]);
-    expect(rows[0]).toEqual([cluster.members[0], 'primary', '-', 't']);
-    expect(rows[1]).toEqual([cluster.members[1], 'standby', cluster.members[0], 't']);
-    expect(rows[2]).toEqual([cluster.members[2], 'standby', cluster.members[0], 't']);
+    expect(rows[0]).toEqual([cluster.members[0], 'primary', '-', 'true']);
+    expect(rows[1]).toEqual([cluster.members[1], 'standby', cluster.members[0], 'true']);
+    expect(rows[2]).toEqual([cluster.members[2], 'standby', cluster.members[0], 'true']);
     for (const row of rows.slice(3)) {
       expect(row[1]).toBe('standby');
       expect(cluster.members.slice(1)).toContain(row[2]);
     }
+  });
+});
+
+/** Connects with `config`, expecting a refusal; returns the server's message and detail. */
+async function connectionError(config: ClientConfig): Promise<string> {
+  const client = new Client(config);
+  try {
+    await client.connect();
+  } catch (error) {
+    // node-postgres' end() never settles after a refused connect: the socket is already closed.
+    const e = error as { message: string; detail?: string; hint?: string };
+    return [e.message, e.detail, e.hint].filter(Boolean).join(' | ');
+  }
+  await client.end();
+  throw new Error(`connecting as ${config.user} to ${config.database} was accepted`);
+}
+
+/** Maps each pod's current address to its name, for inet_server_addr(). */
+async function podsByAddress(): Promise<Map<string, string>> {
+  const pods = await cluster.rt.pods(undefined, cluster.namespace);
+  return new Map(pods.filter((p) => p.ip).map((p) => [p.ip as string, p.name as string]));
+}
+
+describe('GIVEN a read-only workload of several clients through Pgpool-II', () => {
+  it('THEN the standbys serve most reads, each a fair share, and a write transaction stays on the primary', async () => {
+    const forward = await cluster.forward();
+    const addresses = await podsByAddress();
+    const perServer = new Map<string, number>();
+    const sessions = 48;
+    const queriesPerSession = 5;
+    const clients = 6;
+    try {
+      // Session-level balancing picks a node per session, so many short sessions are what a
+      // web application's pool does over time; run them from 6 concurrent clients.
+      await Promise.all(
+        Array.from({ length: clients }, async () => {
+          for (let s = 0; s < sessions / clients; s++) {
+            const client = new Client(forward.config);
+            await client.connect();
+            try {
+              for (let q = 0; q < queriesPerSession; q++) {
+                const { rows } = await client.query('SELECT host(inet_server_addr()) AS server');
+                const pod = addresses.get(rows[0].server) ?? rows[0].server;
+                perServer.set(pod, (perServer.get(pod) ?? 0) + 1);
+              }
+            } finally {
+              await client.end();
+            }
+          }
+        }),
+      );
+      const total = sessions * queriesPerSession;
+      const primary = (await cluster.primary())!;
+      const standbys = cluster.members.filter((m) => m !== primary);
+      const onStandbys = standbys.reduce((sum, s) => sum + (perServer.get(s) ?? 0), 0);
+      console.log(`reads per server (${total} queries, ${sessions} sessions): ${JSON.stringify(Object.fromEntries(perServer))}`);
+      expect([...perServer.keys()].every((k) => cluster.members.includes(k))).toBe(true);
+      expect(onStandbys / total).toBeGreaterThan(0.5);
+      for (const standby of standbys) {
+        // A fair share of three equal weights is a third; accept a wide band for randomness.
+        expect((perServer.get(standby) ?? 0) / total).toBeGreaterThan(0.15);
+      }
+
+      const client = new Client(forward.config);
+      await client.connect();
+      try {
+        const nodes = await client.query('SHOW pool_nodes');
+        console.log(`SHOW pool_nodes:\n${nodes.rows.map((r) => `${r.hostname} ${r.status} ${r.role} select_cnt=${r.select_cnt}`).join('\n')}`);
+        await client.query('BEGIN');
+        await client.query("INSERT INTO e2e_orders VALUES (2, 'in a transaction')");
+        const { rows } = await client.query('SELECT host(inet_server_addr()) AS server, pg_is_in_recovery() AS standby');
+        await client.query('COMMIT');
+        expect(rows[0].standby).toBe(false);
+        expect(addresses.get(rows[0].server)).toBe(primary);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await forward.close();
+    }
+  });
+});
+
+describe('GIVEN the application user', () => {
+  it('THEN it is not a superuser, cannot replicate, create roles or open the repmgr database', async () => {
+    const forward = await cluster.forward();
+    try {
+      const client = new Client(forward.config);
+      await client.connect();
+      try {
+        const { rows } = await client.query('SELECT rolsuper, rolreplication, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user');
+        expect(rows[0]).toEqual({ rolsuper: false, rolreplication: false, rolcreaterole: false, rolcreatedb: false });
+        await expect(client.query('CREATE ROLE intruder LOGIN')).rejects.toThrow(/permission denied/);
+      } finally {
+        await client.end();
+      }
+      const refusal = await connectionError({ ...forward.config, database: 'repmgr' });
+      console.log(`app user opening the repmgr database: ${refusal}`);
+      expect(refusal).toMatch(/authentication failed|rejected|pool_hba/i);
+    } finally {
+      await forward.close();
+    }
+    // A replication connection straight to the primary is refused for the application role.
+    const direct = await cluster.rt.portForward(`pod/${cluster.members[0]}`, 5432, { namespace: cluster.namespace });
+    try {
+      const replication = new Client({
+        host: direct.host,
+        port: direct.port,
+        user: 'app',
+        password: cluster.credentials.app,
+        database: 'app',
+        replication: 'database',
+      } as never);
+      await expect(replication.connect()).rejects.toThrow(/replication/i);
+    } finally {
+      await direct.close();
+    }
+  });
+
+  it('WHEN it logs in with a wrong password THEN Pgpool-II refuses with a clear error', async () => {
+    const forward = await cluster.forward();
+    try {
+      const refusal = await connectionError({ ...forward.config, password: 'not-the-password' });
+      console.log(`wrong password: ${refusal}`);
+      expect(refusal).toMatch(/password authentication failed for user "app"|authentication failed/);
+    } finally {
+      await forward.close();
+    }
+  });
+});
+
+describe('GIVEN every rendered config file', () => {
+  it('THEN PostgreSQL reports no errors in postgresql.conf or pg_hba.conf and SHOW returns the intended values', async () => {
+    for (const pod of [...cluster.members, ...cluster.cascades]) {
+      expect(await cluster.psql(pod, 'SELECT count(*) FROM pg_file_settings WHERE error IS NOT NULL')).toBe('0');
+      expect(await cluster.psql(pod, 'SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL')).toBe('0');
+      const settings = await cluster.psql(
+        pod,
+        "SELECT string_agg(name || '=' || setting, ',' ORDER BY name) FROM pg_settings WHERE name IN ('max_connections','wal_level','hot_standby','hot_standby_feedback','wal_log_hints','shared_preload_libraries','password_encryption','listen_addresses','synchronous_standby_names')",
+      );
+      expect(settings).toBe(
+        'hot_standby=on,hot_standby_feedback=on,listen_addresses=*,max_connections=250,password_encryption=scram-sha-256,' +
+          'shared_preload_libraries=repmgr,synchronous_standby_names=,wal_level=replica,wal_log_hints=on',
+      );
+    }
+  });
+
+  it('THEN repmgr node check passes on every node', async () => {
+    for (const pod of [...cluster.members, ...cluster.cascades]) {
+      const check = await cluster.exec(pod, ['repmgr', '-f', '/run/pgha/repmgr.conf', 'node', 'check']);
+      expect(check.code, `${pod}: ${check.stdout}${check.stderr}`).toBe(0);
+    }
+  });
+
+  it("THEN Pgpool-II's SHOW pool_status matches its rendered pgpool.conf", async () => {
+    const rendered = (cluster.objects as any[]).find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${cluster.name}-pgpool-config`)
+      .data['pgpool.conf'] as string;
+    const conf = new Map(
+      rendered
+        .split('\n')
+        .filter((l) => /^\w+ = /.test(l))
+        .map((l) => {
+          const [key, value] = l.split(' = ');
+          return [key, value.replace(/^'(.*)'$/, '$1')] as const;
+        }),
+    );
+    const forward = await cluster.forward();
+    const client = new Client(forward.config);
+    try {
+      await client.connect();
+      const { rows } = await client.query('SHOW pool_status');
+      const live = new Map(rows.map((r) => [r.item as string, String(r.value)]));
+      // SHOW pool_status prints booleans as 0/1 and enums by number (pool_config.h:
+      // DLBOW_OFF = 1, DLBOW_TRANSACTION = 2, ...).
+      const enums: Record<string, string> = { transaction: '2' };
+      const asShown = (v: string) => (v === 'on' ? '1' : v === 'off' ? '0' : (enums[v] ?? v));
+      const compared = ['num_init_children', 'max_pool', 'load_balance_mode', 'health_check_period', 'sr_check_period', 'sr_check_user',
+        'health_check_user', 'auto_failback', 'detach_false_primary', 'search_primary_node_timeout', 'failover_on_backend_error',
+        'backend_hostname0', 'backend_hostname1', 'backend_hostname2', 'backend_application_name0', 'delay_threshold', 'connection_cache',
+        'enable_pool_hba', 'statement_level_load_balance', 'disable_load_balance_on_write'];
+      const mismatches = compared.filter((key) => live.has(key) && asShown(conf.get(key)!) !== live.get(key));
+      expect(mismatches.map((k) => `${k}: rendered ${conf.get(k)} live ${live.get(k)}`)).toEqual([]);
+      // Every compared key must be shown, or the comparison proves nothing.
+      expect(compared.filter((key) => !live.has(key))).toEqual([]);
+    } finally {
+      await client.end();
+      await forward.close();
+    }
+  });
+});
+
+describe('GIVEN two Pgpool-II pods', () => {
+  it('WHEN one is killed THEN sessions on the other continue and new connections succeed within the retry window', async () => {
+    const [victim, survivor] = await cluster.pgpoolPods();
+    const onSurvivor = await cluster.forward(`pod/${survivor}`);
+    const client = new Client(onSurvivor.config);
+    await client.connect();
+    try {
+      await client.query('SELECT 1');
+      await cluster.rt.killPod(victim);
+      // The session on the other pod is unaffected.
+      const { rows } = await client.query("SELECT note FROM e2e_orders WHERE id = 1");
+      expect(rows[0].note).toBe('first');
+      // New sessions through the Service: stated client retry policy = retry every 250 ms for 15 s.
+      const forward = await cluster.forward();
+      try {
+        const retryWindowMs = 15_000;
+        const times: number[] = [];
+        for (let i = 0; i < 10; i++) {
+          const { client: fresh, elapsedMs } = await ExampleCluster.connectWithRetry(forward.config, retryWindowMs);
+          times.push(elapsedMs);
+          await fresh.query('SELECT 1');
+          await fresh.end();
+        }
+        console.log(`after killing ${victim}: 10 new sessions through the Service, connect times (ms incl. retries) ${times.join(', ')}`);
+      } finally {
+        await forward.close();
+      }
+    } finally {
+      await client.end();
+      await onSurvivor.close();
+    }
+    await cluster.rt.waitReady('app.kubernetes.io/component=pgpool', { count: 2, namespace: cluster.namespace, timeoutMs: 120_000 });
   });
 });

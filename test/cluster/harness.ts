@@ -4,7 +4,7 @@
  * to the local pod runtime, and gives the tests real clients (psql in the pods, node-postgres
  * through a port-forward of the Pgpool-II Service).
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import { randomBytes } from 'crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
@@ -49,7 +49,9 @@ export function installedVersions(): InstalledVersions {
     throw new Error(`repmgr for PostgreSQL ${major} is missing: apt-get install postgresql-${major}-repmgr`);
   }
   const repmgr = execFileSync(join(bin, 'repmgr'), ['--version']).toString().trim();
-  const pgpoolFull = execFileSync('pgpool', ['--version']).toString().trim();
+  // pgpool prints its version on stderr.
+  const pgpoolRun = spawnSync('pgpool', ['--version'], { encoding: 'utf8' });
+  const pgpoolFull = `${pgpoolRun.stdout}${pgpoolRun.stderr}`.trim();
   const match = /version (\d+)\.(\d+)/.exec(pgpoolFull);
   const pgpool = match ? `${match[1]}.${match[2]}` : '';
   if (!(SUPPORTED_PGPOOL_VERSIONS as readonly string[]).includes(pgpool)) {

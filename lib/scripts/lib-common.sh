@@ -1,0 +1,271 @@
+#!/bin/bash
+# Shared helpers for node-entrypoint.sh and node-probe.sh. Sourced, never executed.
+# SC2034: the variables set here are read by the scripts that source this file, which
+# the linter cannot see when it checks this file alone.
+# shellcheck disable=SC2034
+# Paths and variables follow docs/pod-contract.md; the defaults below only exist so the
+# scripts can be exercised outside Kubernetes.
+
+: "${PGDATA:=/var/lib/postgresql/data/pgdata}"
+: "${PGHA_PORT:=5432}"
+: "${PGHA_ROLE_TIER:=member}"
+: "${PGHA_REPMGR_USER:=repmgr}"
+: "${PGHA_REPMGR_DATABASE:=repmgr}"
+: "${PGHA_SUPERUSER:=postgres}"
+: "${PGHA_DEFAULT_PRIORITY:=100}"
+: "${PGHA_NODE_ID_BASE:=1000}"
+# Not in the pod contract's env table: a tiny TCP endpoint that publishes this node's state
+# (see README.md, "status endpoint"); every PostgreSQL pod listens on it.
+: "${PGHA_STATUS_PORT:=8008}"
+: "${PGHA_CONFIG_DIR:=/etc/pgha/config}"
+: "${PGHA_SECRETS_DIR:=/etc/pgha/secrets}"
+: "${PGHA_RUN_DIR:=/run/pgha}"
+: "${PGHA_SOCKET_DIR:=/var/run/postgresql}"
+
+export PGDATA
+RUN_DIR=$PGHA_RUN_DIR
+REPMGR_CONF=$RUN_DIR/repmgr.conf
+STATUS_FILE=$RUN_DIR/status
+# Present while a long operation runs that the liveness probe must not interrupt.
+BUSY_MARKER=$RUN_DIR/busy
+PG_LOG_FIFO=$RUN_DIR/postgres.log
+export PGPASSFILE=$RUN_DIR/pgpass
+# Local admin connections go through the socket; peers are reached over TCP.
+export PGHOST=$PGHA_SOCKET_DIR PGPORT=$PGHA_PORT
+# Short connect timeout and keepalives for every libpq connection the scripts open: a dead
+# peer must cost seconds, not the kernel's TCP timeout.
+PEER_CONN_OPTS="port=$PGHA_PORT connect_timeout=${PGHA_CONNECT_TIMEOUT:-2} keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3"
+
+log() {
+  # printf's %(...)T avoids a fork per log line (fork is slow on small VMs).
+  local TZ=UTC
+  printf '%(%Y-%m-%dT%H:%M:%S)TZ %s %s: %s\n' -1 "${POD_NAME:-?}" "${LOG_TAG:-pgha}" "$*"
+}
+
+die() {
+  log "FATAL: $*"
+  exit 1
+}
+
+# ---------------------------------------------------------------------------------------
+# Identity
+ordinal_of() { printf '%s' "${1##*-}"; }
+ORDINAL=$(ordinal_of "${POD_NAME:-x-0}")
+if [[ $PGHA_ROLE_TIER == witness ]]; then
+  NODE_ID=$((PGHA_NODE_ID_BASE))
+else
+  NODE_ID=$((PGHA_NODE_ID_BASE + ORDINAL))
+fi
+SELF_HOST="${POD_NAME:-localhost}.${PGHA_SERVICE:-local}.${PGHA_DOMAIN_SUFFIX:-local}"
+
+# Priority of the member at ordinal $1 (PGHA_PRIORITIES is indexed by ordinal).
+priority_of() {
+  local -a prios
+  read -r -a prios <<<"${PGHA_PRIORITIES:-}"
+  printf '%s' "${prios[$1]:-$PGHA_DEFAULT_PRIORITY}"
+}
+
+# Node id of a member/cascade host name: the ordinal is the last '-' part of the first label.
+node_id_of_host() {
+  local host=$1 base=$2 pod=${1%%.*}
+  printf '%s' $((base + ${pod##*-}))
+}
+
+# The binaries' directory: repmgr needs it for pg_ctl, pg_rewind and pg_basebackup. Resolve
+# symlinks, because a /usr/local/bin/pg_ctl link does not sit next to pg_rewind.
+discover_bindir() {
+  local p
+  if p=$(command -v pg_ctl 2>/dev/null) && [[ -n $p ]]; then
+    p=$(readlink -f "$p")
+    dirname "$p"
+    return
+  fi
+  for p in /usr/lib/postgresql/*/bin; do
+    [[ -x $p/pg_ctl ]] && { printf '%s\n' "$p"; return; }
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------
+# Secrets and passfile
+read_secret() {
+  local f=$PGHA_SECRETS_DIR/$1
+  [[ -r $f ]] || die "secret key '$1' missing or unreadable at $f"
+  local v
+  v=$(<"$f")
+  # Secrets created from files often end with a newline the user never meant as part of it.
+  printf '%s' "${v%$'\n'}"
+}
+
+# pgpass fields escape ':' and '\'.
+pgpass_escape() {
+  local s=${1//\\/\\\\}
+  printf '%s' "${s//:/\\:}"
+}
+
+write_passfile() {
+  local su rep tmp
+  su=$(read_secret superuser-password)
+  rep=$(read_secret replication-password)
+  tmp=$(mktemp "$RUN_DIR/.pgpass.XXXXXX")
+  # libpq ignores a passfile that is group/world readable: mktemp creates it 0600.
+  {
+    printf '*:*:*:%s:%s\n' "$PGHA_REPMGR_USER" "$(pgpass_escape "$rep")"
+    printf '*:*:*:%s:%s\n' "$PGHA_SUPERUSER" "$(pgpass_escape "$su")"
+  } >"$tmp"
+  mv -f "$tmp" "$PGPASSFILE"
+}
+
+peer_conninfo() {
+  printf 'host=%s user=%s dbname=%s %s' "$1" "$PGHA_REPMGR_USER" "$PGHA_REPMGR_DATABASE" "$PEER_CONN_OPTS"
+}
+
+# psql against a peer as the repmgr user; -X ignores any psqlrc, -At gives bare values.
+peer_sql() {
+  local host=$1
+  shift
+  psql -X -At -q -v ON_ERROR_STOP=1 -d "$(peer_conninfo "$host")" -c "$*" 2>/dev/null
+}
+
+# psql on the local instance over the socket as the superuser.
+local_sql() {
+  psql -X -At -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d postgres -c "$*"
+}
+
+# ---------------------------------------------------------------------------------------
+# Local instance state
+has_data() { [[ -s $PGDATA/PG_VERSION ]]; }
+
+postmaster_pid() {
+  local pid
+  [[ -r $PGDATA/postmaster.pid ]] || return 1
+  read -r pid <"$PGDATA/postmaster.pid" || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  printf '%s' "$pid"
+}
+
+# The pid in postmaster.pid must also be a postgres process: after a container restart the
+# PID namespace is new and the stale number may belong to any process of ours.
+postgres_running() {
+  local pid comm
+  pid=$(postmaster_pid) || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  [[ -r /proc/$pid/comm ]] || return 0
+  comm=$(<"/proc/$pid/comm")
+  [[ $comm == postgres || $comm == postmaster ]]
+}
+
+controldata_field() {
+  pg_controldata "$PGDATA" 2>/dev/null | sed -n "s/^$1:[[:space:]]*//p"
+}
+
+# Newest timeline this data directory knows: the checkpoint's, or a later one whose history
+# file arrived (a standby that followed a promotion, or a promoted node before its checkpoint).
+local_max_history_tli() {
+  local f n max=0
+  for f in "$PGDATA"/pg_wal/*.history; do
+    [[ -e $f ]] || continue
+    f=${f##*/}
+    n=$((16#${f%%.history}))
+    ((n > max)) && max=$n
+  done
+  printf '%s' "$max"
+}
+
+# "X/Y" -> integer, for comparing LSNs in bash.
+lsn_to_int() {
+  local l=${1:-0/0}
+  [[ $l == */* ]] || { printf 0; return; }
+  printf '%s' $(((16#${l%%/*} << 32) + 16#${l##*/}))
+}
+
+pg_major_of_binaries() {
+  local v
+  v=$(postgres --version 2>/dev/null) || return 1
+  v=${v##* }
+  printf '%s' "${v%%.*}"
+}
+
+# ---------------------------------------------------------------------------------------
+# Status endpoint: one line of key=value pairs, served as-is to whoever connects.
+# Fields: node_id state sysid tli lsn pgmajor streaming tier ts
+#   state: empty | waiting | bootstrapping | cloning | hold | rejoining | primary | standby
+#          | witness | stopping
+publish_status() {
+  local state=$1 sysid=${2:-} tli=${3:-0} lsn=${4:-0/0} streaming=${5:-0} tmp
+  tmp=$RUN_DIR/.status.$$
+  printf 'node_id=%s state=%s sysid=%s tli=%s lsn=%s pgmajor=%s streaming=%s tier=%s ts=%(%s)T\n' \
+    "$NODE_ID" "$state" "${sysid:--}" "$tli" "$lsn" "${PG_MAJOR:-0}" "$streaming" "$PGHA_ROLE_TIER" -1 >"$tmp"
+  mv -f "$tmp" "$STATUS_FILE"
+  CURRENT_STATE=$state
+}
+
+# perl-base (Essential in Debian, so in every postgres image) is the only listener available
+# without installing anything; bash cannot accept connections.
+# SC2016: this is perl source; its $variables are perl's, not the shell's.
+# shellcheck disable=SC2016
+STATUS_SERVER_PERL='
+use strict; use warnings; use IO::Socket::IP;
+my ($port, $file) = @ARGV;
+$SIG{PIPE} = "IGNORE";
+my $s = IO::Socket::IP->new(LocalHost => "::", LocalPort => $port, Listen => 16, ReuseAddr => 1, V6Only => 0)
+     || IO::Socket::IP->new(LocalHost => "0.0.0.0", LocalPort => $port, Listen => 16, ReuseAddr => 1)
+     || die "status endpoint: cannot listen on $port: $@\n";
+while (1) {
+  my $c = $s->accept or next;
+  if (open(my $f, "<", $file)) { local $/; my $d = <$f>; close $f; print $c $d if defined $d; }
+  close $c;
+}'
+
+start_status_server() {
+  perl -e "$STATUS_SERVER_PERL" "$PGHA_STATUS_PORT" "$STATUS_FILE" &
+  STATUS_SERVER_PID=$!
+}
+
+# Reads a peer's status line; empty output when unreachable within 2 s.
+read_peer_status() {
+  # SC2016: $1/$2/$line belong to the inner bash (run under timeout), not to this one.
+  # shellcheck disable=SC2016
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2" && IFS= read -r line <&3 && printf "%s\n" "$line"' _ "$1" "$PGHA_STATUS_PORT" 2>/dev/null
+}
+
+# Extracts field $2 from status line $1.
+status_field() {
+  local kv
+  for kv in $1; do
+    [[ ${kv%%=*} == "$2" ]] && { printf '%s' "${kv#*=}"; return 0; }
+  done
+  return 1
+}
+
+# Live role check over libpq: "primary", "standby", "unregistered" or nothing (unreachable).
+# A node out of recovery counts as primary only once its repmgr record says so: a node
+# being bootstrapped or promoted by the entrypoint is not yet a source for clones.
+peer_role() {
+  local r
+  r=$(peer_sql "$1" "SELECT CASE WHEN pg_is_in_recovery() THEN 'standby'
+    WHEN to_regclass('repmgr.nodes') IS NOT NULL AND EXISTS (SELECT 1 FROM repmgr.nodes
+      WHERE type = 'primary' AND active AND conninfo LIKE '%host=$1 %') THEN 'primary'
+    ELSE 'unregistered' END") || return 1
+  printf '%s' "$r"
+}
+
+# Returns the host of the single live primary among PGHA_MEMBER_HOSTS (verified with
+# pg_is_in_recovery() over libpq, not from metadata). Status 2 when two claim it.
+find_primary() {
+  local h found=()
+  for h in ${PGHA_MEMBER_HOSTS:-}; do
+    [[ $h == "$SELF_HOST" ]] && continue
+    [[ $(peer_role "$h") == primary ]] && found+=("$h")
+  done
+  ((${#found[@]} == 1)) && { printf '%s' "${found[0]}"; return 0; }
+  ((${#found[@]} > 1)) && { printf '%s' "${found[*]}"; return 2; }
+  return 1
+}
+
+peer_sysid() {
+  peer_sql "$1" "SELECT system_identifier FROM pg_control_system()"
+}
+
+busy() { printf '%s\n' "$1" >"$BUSY_MARKER"; }
+not_busy() { rm -f "$BUSY_MARKER"; }

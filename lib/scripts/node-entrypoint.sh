@@ -1,0 +1,790 @@
+#!/bin/bash
+# PID 1 of every PostgreSQL container (member, cascade and witness tiers).
+# Decides the node's role from the live state of its peers at every start, then supervises
+# postgres (started with pg_ctl, so repmgr can restart/promote it) and repmgrd (foreground
+# child). The rules are explained in README.md next to this file.
+set -uo pipefail
+
+LOG_TAG=entrypoint
+# shellcheck source=lib-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib-common.sh"
+
+# Seconds; overridable so tests and small clusters can shorten them.
+: "${PGHA_ELECTION_TIMEOUT:=60}"     # wait for every member before electing with a majority
+: "${PGHA_PG_DOWN_GRACE:=60}"        # postgres may be down this long (repmgr restart/follow)
+: "${PGHA_START_TIMEOUT:=86400}"     # pg_ctl -w budget: crash recovery can be long
+: "${PGHA_POLL_INTERVAL:=2}"
+: "${PGHA_SUPERVISE_INTERVAL:=5}"
+
+VOLUME_DIR=$(dirname "$PGDATA")
+CLONE_MARKER=$VOLUME_DIR/.pgha-clone-incomplete
+BOOTSTRAP_MARKER=$VOLUME_DIR/.pgha-bootstrap-incomplete
+CHILD_PID=
+REPMGRD_PID=
+STATUS_SERVER_PID=
+CURRENT_STATE=starting
+LAST_WAIT_MSG=
+LAST_WAIT_TS=0
+
+# ---------------------------------------------------------------------------------------
+# Process handling
+
+# Runs a long command as a background child so SIGTERM is handled at once instead of after
+# the command returns (bash defers traps while a foreground child runs).
+run_child() {
+  "$@" &
+  CHILD_PID=$!
+  wait "$CHILD_PID"
+  local rc=$?
+  CHILD_PID=
+  return "$rc"
+}
+
+pg_start() {
+  write_postgresql_conf
+  run_child pg_ctl -D "$PGDATA" -w -t "$PGHA_START_TIMEOUT" -l "$PG_LOG_FIFO" "$@" start >/dev/null
+}
+
+pg_stop() {
+  postgres_running || return 0
+  run_child pg_ctl -D "$PGDATA" -w -t 300 -m fast stop >/dev/null
+}
+
+on_term() {
+  trap - TERM INT
+  log "SIGTERM: stopping repmgrd and postgres (fast)"
+  publish_status stopping
+  [[ -n $CHILD_PID ]] && kill -TERM "$CHILD_PID" 2>/dev/null
+  [[ -n $REPMGRD_PID ]] && kill -TERM "$REPMGRD_PID" 2>/dev/null
+  [[ -n $REPMGRD_PID ]] && wait "$REPMGRD_PID" 2>/dev/null
+  if postgres_running; then
+    pg_ctl -D "$PGDATA" -w -t 300 -m fast stop >/dev/null
+  fi
+  [[ -n $STATUS_SERVER_PID ]] && kill "$STATUS_SERVER_PID" 2>/dev/null
+  log "stopped"
+  exit 0
+}
+
+# A reason to keep waiting is logged when it changes, and every 30 s while it persists.
+log_wait() {
+  local now
+  printf -v now '%(%s)T' -1
+  # Counters inside the message do not make it a new reason.
+  local key=${1//[0-9]/}
+  if [[ $key != "$LAST_WAIT_MSG" ]] || ((now - LAST_WAIT_TS >= 30)); then
+    log "waiting: $1"
+    LAST_WAIT_MSG=$key
+    LAST_WAIT_TS=$now
+  fi
+}
+
+nap() {
+  sleep "${1:-$PGHA_POLL_INTERVAL}" &
+  wait $!
+}
+
+now() { printf '%(%s)T' -1; }
+
+# ---------------------------------------------------------------------------------------
+# Files this node owns
+
+# PGDATA's postgresql.conf only includes the ConfigMap's file. Rewritten before every start
+# because clone and rewind copy the peer's copy.
+write_postgresql_conf() {
+  [[ -d $PGDATA ]] || return 0
+  printf "include '%s/postgresql.conf'\n" "$PGHA_CONFIG_DIR" >"$PGDATA/postgresql.conf"
+}
+
+write_repmgr_conf() {
+  local common=$PGHA_CONFIG_DIR/repmgr.conf tmp prio
+  [[ -r $common ]] || die "missing $common"
+  if [[ $PGHA_ROLE_TIER == member ]]; then prio=$(priority_of "$ORDINAL"); else prio=$(priority_of "$ORDINAL"); fi
+  [[ $PGHA_ROLE_TIER == witness ]] && prio=0
+  tmp=$(mktemp "$RUN_DIR/.repmgr.XXXXXX")
+  {
+    cat "$common"
+    printf '\n# per-node part written by node-entrypoint.sh\n'
+    printf 'node_id=%s\n' "$NODE_ID"
+    printf "node_name='%s'\n" "$POD_NAME"
+    printf "conninfo='host=%s user=%s dbname=%s %s'\n" "$SELF_HOST" "$PGHA_REPMGR_USER" "$PGHA_REPMGR_DATABASE" "$PEER_CONN_OPTS"
+    printf 'priority=%s\n' "$prio"
+    printf "pg_bindir='%s'\n" "$BINDIR"
+    printf "location='default'\n"
+    # The scripts rely on these; add them only when the rendered common part lacks them.
+    grep -q '^[[:space:]]*data_directory' "$common" || printf "data_directory='%s'\n" "$PGDATA"
+    grep -q '^[[:space:]]*passfile' "$common" || printf "passfile='%s'\n" "$PGPASSFILE"
+  } >"$tmp"
+  chmod 0600 "$tmp"
+  mv -f "$tmp" "$REPMGR_CONF"
+}
+
+# Postgres logs go to the container's stdout through a FIFO drained by a cat loop: pg_ctl
+# needs a -l target when the caller (repmgr) does not keep its stdout open.
+setup_log_fifo() {
+  rm -f "$PG_LOG_FIFO"
+  mkfifo -m 0600 "$PG_LOG_FIFO"
+  # Keep a read-write descriptor so writers never block or get SIGPIPE while cat restarts.
+  exec 9<>"$PG_LOG_FIFO"
+  (
+    trap - TERM INT
+    while :; do cat "$PG_LOG_FIFO"; done
+  ) &
+}
+
+# ---------------------------------------------------------------------------------------
+# Local state
+
+# This container is new, so no postgres of ours runs yet: a postmaster.pid or socket lock
+# left by the previous container names a PID that the new PID namespace may have given to
+# another process (postgres then refuses to start: "Is another postmaster running?").
+clear_stale_locks() {
+  local f
+  if [[ -e $PGDATA/postmaster.pid ]] && ! postgres_running; then
+    log "removing stale postmaster.pid left by the previous container"
+    rm -f "$PGDATA/postmaster.pid"
+  fi
+  for f in "$PGHA_SOCKET_DIR"/.s.PGSQL.*.lock; do
+    [[ -e $f ]] && rm -f "$f"
+  done
+}
+
+# "sysid tli lsn streaming recovery" of the running local instance.
+local_live_state() {
+  local_sql "SELECT (SELECT system_identifier FROM pg_control_system()),
+    CASE WHEN pg_is_in_recovery()
+      THEN GREATEST((SELECT timeline_id FROM pg_control_checkpoint()),
+                    COALESCE((SELECT received_tli FROM pg_stat_wal_receiver), 0))
+      ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,
+    CASE WHEN pg_is_in_recovery()
+      THEN COALESCE(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())
+      ELSE pg_current_wal_lsn() END,
+    COALESCE((SELECT status = 'streaming' FROM pg_stat_wal_receiver), false)::int,
+    pg_is_in_recovery()::int" 2>/dev/null | tr '|' ' '
+}
+
+refresh_status() {
+  local state=$1 st sysid tli lsn streaming rec htli
+  st=$(local_live_state) || return 1
+  [[ -n $st ]] || return 1
+  read -r sysid tli lsn streaming rec <<<"$st"
+  htli=$(local_max_history_tli)
+  ((htli > tli)) && tli=$htli
+  if [[ $state == auto ]]; then
+    if [[ $PGHA_ROLE_TIER == witness ]]; then state=witness
+    elif ((rec)); then state=standby
+    else state=primary; fi
+  fi
+  publish_status "$state" "$sysid" "$tli" "$lsn" "$streaming"
+}
+
+check_major_version() {
+  local v
+  v=$(<"$PGDATA/PG_VERSION")
+  [[ $v == "$PG_MAJOR" ]] ||
+    die "data directory is PostgreSQL $v, binaries are $PG_MAJOR: refusing to start (upgrade with pg_upgrade first)"
+}
+
+# A clone or bootstrap that died half-way leaves a directory that is neither empty nor
+# usable (a bootstrap that never registered holds no data anyone wrote).
+discard_incomplete_clone() {
+  local m
+  for m in "$CLONE_MARKER" "$BOOTSTRAP_MARKER"; do
+    if [[ -e $m ]]; then
+      log "found ${m##*/}: the previous clone or bootstrap did not finish; removing the partial data directory"
+      rm -rf "$PGDATA"
+      rm -f "$m"
+    fi
+  done
+  # A re-clone that died keeps the previous data aside: it is worth more than nothing.
+  local old
+  for old in "$PGDATA".old-*; do
+    if [[ -d $old && ! -e $PGDATA ]]; then
+      log "restoring $old, kept by an interrupted re-clone"
+      mv "$old" "$PGDATA"
+    fi
+  done
+}
+
+local_sysid() { controldata_field 'Database system identifier'; }
+
+# pg_rewind and repmgr node rejoin need a cleanly stopped data directory. A crashed node is
+# brought to a clean state by a hold start (WAL replay as an isolated standby) and a stop;
+# single-user mode is not used because it refuses a directory with standby.signal.
+ensure_clean_shutdown() {
+  local st
+  st=$(controldata_field 'Database cluster state')
+  case $st in
+    'shut down' | 'shut down in recovery') return 0 ;;
+  esac
+  log "data directory state is '$st': replaying WAL in hold mode to get a clean shutdown"
+  start_hold || return 1
+  pg_stop
+}
+
+# ---------------------------------------------------------------------------------------
+# Hold mode: an isolated read-only standby (no network listener, no upstream, no archive)
+# that replays its own WAL so the node can publish exactly how far its data goes.
+
+HOLD_SINCE=0
+start_hold() {
+  postgres_running && return 0
+  busy hold
+  touch "$PGDATA/standby.signal"
+  rm -f "$PGDATA/recovery.signal"
+  # Command-line -c outranks postgresql.auto.conf, where repmgr keeps primary_conninfo.
+  pg_start -o "-c listen_addresses='' -c primary_conninfo='' -c restore_command=''" ||
+    { not_busy; return 1; }
+  local prev="" cur _
+  # Replay may continue after pg_ctl returns (consistency comes before the end of WAL).
+  for _ in $(seq 1 60); do
+    cur=$(local_sql "SELECT pg_last_wal_replay_lsn()" 2>/dev/null)
+    [[ -n $cur && $cur == "$prev" ]] && break
+    prev=$cur
+    nap 1
+  done
+  not_busy
+  HOLD_SINCE=$(now)
+  refresh_status hold
+  log "hold: data replayed to $(status_field "$(<"$STATUS_FILE")" lsn) on timeline $(status_field "$(<"$STATUS_FILE")" tli) (isolated, not serving)"
+}
+
+# ---------------------------------------------------------------------------------------
+# Election among members when no primary runs (whole-cluster restart, or a failover repmgrd
+# could not complete). Deterministic: highest timeline, then highest LSN, then lowest node id,
+# among nodes with promotion priority > 0. Prints the reason when this node must not promote.
+
+failover_wait() {
+  # repmgrd's failure detection time, read from the common repmgr.conf, doubled, plus margin:
+  # repmgrd always gets the first chance when running standbys exist.
+  local c=$PGHA_CONFIG_DIR/repmgr.conf mi ra ri
+  mi=$(sed -n "s/^[[:space:]]*monitor_interval_secs[[:space:]]*=[[:space:]]*'\{0,1\}\([0-9]*\).*/\1/p" "$c" | tail -1)
+  ra=$(sed -n "s/^[[:space:]]*reconnect_attempts[[:space:]]*=[[:space:]]*'\{0,1\}\([0-9]*\).*/\1/p" "$c" | tail -1)
+  ri=$(sed -n "s/^[[:space:]]*reconnect_interval[[:space:]]*=[[:space:]]*'\{0,1\}\([0-9]*\).*/\1/p" "$c" | tail -1)
+  printf '%s' "${PGHA_FAILOVER_WAIT:-$((2 * (${mi:-2} + ${ra:-6} * (${ri:-10} + 2)) + 30))}"
+}
+
+# $1 = seconds this node has been waiting without a primary.
+ELECTION_REASON=
+elect() {
+  local waited=$1 hosts n majority h line state sysid tli lsn nid pri ord
+  local mysysid responders=0 final=0 streaming=0 running=0 ncand=0
+  local best_key="" best_id="" best_host="" key
+  read -r -a hosts <<<"${PGHA_MEMBER_HOSTS:-}"
+  n=${#hosts[@]}
+  majority=$((n / 2 + 1))
+  mysysid=$(status_field "$(<"$STATUS_FILE")" sysid)
+  for ord in "${!hosts[@]}"; do
+    h=${hosts[$ord]}
+    if [[ $h == "$SELF_HOST" ]]; then line=$(<"$STATUS_FILE"); else line=$(read_peer_status "$h"); fi
+    [[ -n $line ]] || continue
+    responders=$((responders + 1))
+    state=$(status_field "$line" state)
+    sysid=$(status_field "$line" sysid)
+    case $state in
+      primary)
+        ELECTION_REASON="$h reports state primary"
+        return 1
+        ;;
+      standby)
+        running=$((running + 1))
+        [[ $(status_field "$line" streaming) == 1 ]] && streaming=$((streaming + 1))
+        ;;
+    esac
+    case $state in hold | standby | waiting) final=$((final + 1)) ;; esac
+    [[ $state == hold || $state == standby ]] || continue
+    if [[ $sysid != "$mysysid" ]]; then
+      log "election: $h has system identifier $sysid, not $mysysid: ignored"
+      continue
+    fi
+    ncand=$((ncand + 1))
+    pri=$(priority_of "$ord")
+    ((pri > 0)) || continue
+    tli=$(status_field "$line" tli)
+    lsn=$(status_field "$line" lsn)
+    nid=$(status_field "$line" node_id)
+    # Sort key: timeline, LSN, then the lower node id wins.
+    printf -v key '%010d%020d%010d' "$tli" "$(lsn_to_int "$lsn")" $((999999999 - nid))
+    if [[ -z $best_key || $key > $best_key ]]; then
+      best_key=$key best_id=$nid best_host="$h (timeline $tli, lsn $lsn)"
+    fi
+  done
+  if ((streaming > 0)); then
+    ELECTION_REASON="a member still streams from a primary this node cannot reach"
+    return 1
+  fi
+  if ((ncand < majority)); then
+    ELECTION_REASON="only $ncand of $n members publish data of this cluster (need $majority)"
+    return 1
+  fi
+  if ((final < n && waited < PGHA_ELECTION_TIMEOUT)); then
+    ELECTION_REASON="$final of $n members have published a final state (${waited}s of ${PGHA_ELECTION_TIMEOUT}s before electing with a majority)"
+    return 1
+  fi
+  local fw
+  fw=$(failover_wait)
+  if ((running > 0 && waited < fw)); then
+    ELECTION_REASON="$running standby(s) run repmgrd: leaving the failover to repmgrd (${waited}s of ${fw}s)"
+    return 1
+  fi
+  if [[ -z $best_id ]]; then
+    ELECTION_REASON="no candidate with priority > 0"
+    return 1
+  fi
+  if [[ $best_id != "$NODE_ID" ]]; then
+    ELECTION_REASON="most advanced candidate is $best_host"
+    return 1
+  fi
+  ELECTION_REASON="this node is the most advanced of $ncand candidates ($responders of $n members answered): $best_host"
+  return 0
+}
+
+# The winner of an election promotes its hold instance (a new timeline, so a node that
+# diverged on the old one is detected and rewound later) and restarts it listening.
+promote_from_hold() {
+  busy promoting
+  publish_status promoting "$(local_sysid)"
+  local p
+  if p=$(find_primary); then
+    log "election aborted: $p became primary meanwhile"
+    not_busy
+    return 1
+  fi
+  log "promote: pg_ctl promote of the hold instance"
+  run_child pg_ctl -D "$PGDATA" -w -t 300 promote >/dev/null || { not_busy; return 1; }
+  pg_stop
+  pg_start || die "postgres did not start after promotion"
+  log "register: repmgr primary register --force"
+  run_child repmgr -f "$REPMGR_CONF" primary register --force || log "WARNING: primary register failed"
+  not_busy
+  refresh_status primary
+}
+
+# ---------------------------------------------------------------------------------------
+# Bootstrap, clone, rejoin
+
+bootstrap_primary() {
+  busy bootstrapping
+  publish_status bootstrapping
+  local pwfile su rep app mon
+  su=$(read_secret superuser-password)
+  rep=$(read_secret replication-password)
+  app=$(read_secret app-password)
+  mon=$(read_secret monitor-password)
+  pwfile=$(mktemp "$RUN_DIR/.pw.XXXXXX")
+  printf '%s\n' "$su" >"$pwfile"
+  touch "$BOOTSTRAP_MARKER"
+  log "initdb: new cluster (data checksums, scram-sha-256)"
+  run_child initdb -D "$PGDATA" -U "$PGHA_SUPERUSER" --pwfile="$pwfile" --data-checksums \
+    --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null ||
+    { rm -f "$pwfile"; rm -rf "$PGDATA"; die "initdb failed"; }
+  rm -f "$pwfile"
+  # Roles are created before the node listens, so no peer ever sees a primary without them.
+  pg_start -o "-c listen_addresses=''" || die "postgres did not start after initdb"
+  log "bootstrap: creating roles $PGHA_REPMGR_USER (superuser, replication: needed by repmgr and pg_rewind), ${PGHA_APP_USER:-app}, ${PGHA_MONITOR_USER:-monitor} (pg_monitor)"
+  psql -X -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d postgres \
+    -v repuser="$PGHA_REPMGR_USER" -v repdb="$PGHA_REPMGR_DATABASE" -v reppw="$rep" \
+    -v appuser="${PGHA_APP_USER:-app}" -v appdb="${PGHA_APP_DATABASE:-app}" -v apppw="$app" \
+    -v monuser="${PGHA_MONITOR_USER:-monitor}" -v monpw="$mon" >/dev/null <<'SQL' || die "role creation failed"
+SET log_statement = 'none';
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE :"repuser" LOGIN SUPERUSER REPLICATION PASSWORD :'reppw';
+CREATE DATABASE :"repdb" OWNER :"repuser";
+CREATE ROLE :"appuser" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD :'apppw';
+CREATE DATABASE :"appdb" OWNER :"appuser";
+REVOKE ALL ON DATABASE :"repdb" FROM PUBLIC;
+CREATE ROLE :"monuser" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD :'monpw';
+GRANT pg_monitor TO :"monuser";
+SQL
+  # repmgr connects through its TCP conninfo, so the node listens from here on; peers still
+  # do not treat it as a primary until its repmgr record exists (see peer_role).
+  pg_stop
+  pg_start || die "postgres did not start"
+  log "register: repmgr primary register"
+  run_child repmgr -f "$REPMGR_CONF" primary register || die "repmgr primary register failed"
+  rm -f "$BOOTSTRAP_MARKER"
+  not_busy
+  refresh_status primary
+  log "role: primary (bootstrapped a new cluster)"
+}
+
+# $1 = source host; $2 = upstream node id for a cascade (empty for members).
+clone_from() {
+  local src=$1 upid=${2:-} t0 args=()
+  busy cloning
+  publish_status cloning
+  touch "$CLONE_MARKER"
+  rm -rf "$PGDATA"
+  [[ -n $upid ]] && args+=(--upstream-node-id="$upid")
+  log "clone: repmgr standby clone from $src ${upid:+(upstream node $upid)}"
+  t0=$(now)
+  run_child repmgr -f "$REPMGR_CONF" -d "$(peer_conninfo "$src")" standby clone --fast-checkpoint "${args[@]}" ||
+    { log "clone from $src failed"; not_busy; return 1; }
+  rm -f "$CLONE_MARKER"
+  log "clone: done in $(($(now) - t0))s"
+  pg_start || die "postgres did not start after clone"
+  not_busy
+  register_standby "$src" "$upid"
+}
+
+register_standby() {
+  local src=$1 upid=${2:-} args=(--force)
+  # --force replaces this node's existing record (re-clone, new claim); it is harmless for
+  # a first registration.
+  [[ -n $upid ]] && args+=(--upstream-node-id="$upid")
+  log "register: repmgr standby register ${args[*]}"
+  run_child repmgr -f "$REPMGR_CONF" standby register "${args[@]}" || log "WARNING: standby register failed"
+  wait_own_record
+}
+
+# repmgrd exits when its node has no record in the local copy of repmgr.nodes; the record is
+# written on the primary and reaches this standby by replication a moment later.
+wait_own_record() {
+  local _
+  for _ in $(seq 1 60); do
+    [[ $(psql -X -At -q -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" \
+      -c "SELECT count(*) FROM repmgr.nodes WHERE node_id = $NODE_ID" 2>/dev/null) == 1 ]] && return 0
+    nap 1
+  done
+  log "WARNING: own repmgr record not visible locally after 60s"
+}
+
+# Moves the data directory aside (kept until the clone succeeded) and clones afresh.
+reclone_from() {
+  local src=$1 upid=${2:-} used avail old
+  used=$(du -sk "$PGDATA" | cut -f1)
+  avail=$(df -Pk "$VOLUME_DIR" | awk 'NR==2 {print $4}')
+  printf -v old '%s.old-%(%Y%m%d%H%M%S)T' "$PGDATA" -1
+  if ((avail > used + used / 10)); then
+    log "re-clone: keeping the old data directory as $old until the clone succeeded"
+    mv "$PGDATA" "$old"
+    if clone_from "$src" "$upid"; then
+      rm -rf "$old"
+      return 0
+    fi
+    log "re-clone failed: restoring the old data directory"
+    rm -rf "$PGDATA"
+    mv "$old" "$PGDATA"
+    return 1
+  fi
+  if [[ ${PGHA_RECLONE_DISCARD:-false} == true ]]; then
+    log "re-clone: not enough space to keep the old data (${used}k used, ${avail}k free): discarding it (PGHA_RECLONE_DISCARD=true)"
+    rm -rf "$PGDATA"
+    clone_from "$src" "$upid"
+    return
+  fi
+  die "re-clone needed but the volume cannot hold a second copy (${used}k used, ${avail}k free); set PGHA_RECLONE_DISCARD=true or grow the volume"
+}
+
+# Joins an existing data directory to the running primary: rewind when the timelines
+# diverged (repmgr decides), plain restart as standby otherwise; re-clone when that fails.
+rejoin_to() {
+  local prim=$1 ptli mytli
+  # pg_rewind reads the source's timeline from its control file, which a just-promoted
+  # primary updates only at its next checkpoint: without one, rewind decides nothing
+  # diverged and the node cannot start (seen: "requested timeline N does not contain
+  # minimum recovery point"). The CHECKPOINT also gives the live timeline.
+  ptli=$(peer_sql "$prim" "CHECKPOINT; SELECT timeline_id FROM pg_control_checkpoint()") || ptli=0
+  mytli=$(controldata_field "Latest checkpoint's TimeLineID")
+  local h
+  h=$(local_max_history_tli)
+  ((h > mytli)) && mytli=$h
+  if ((ptli > 0 && mytli > ptli)); then
+    log_wait "local timeline $mytli is newer than primary $prim's timeline $ptli: refusing to rewind onto an older timeline"
+    return 2
+  fi
+  pg_stop
+  ensure_clean_shutdown || return 1
+  busy rejoining
+  publish_status rejoining "$(local_sysid)"
+  write_postgresql_conf
+  log "rejoin: repmgr node rejoin --force-rewind to primary $prim (local timeline $mytli, primary's $ptli)"
+  local t0
+  t0=$(now)
+  # pg_rewind copies the primary's postgresql.conf: the same include line, rewritten anyway.
+  if run_child repmgr -f "$REPMGR_CONF" -d "$(peer_conninfo "$prim")" node rejoin --force-rewind --verbose; then
+    write_postgresql_conf
+    not_busy
+    log "rejoin: done in $(($(now) - t0))s"
+    return 0
+  fi
+  not_busy
+  log "rejoin failed: falling back to a re-clone from $prim"
+  pg_stop
+  reclone_from "$prim"
+}
+
+# ---------------------------------------------------------------------------------------
+# Tiers
+
+member_main() {
+  local prim rc mysys psys t_wait_start
+  t_wait_start=$(now)
+  discard_incomplete_clone
+  while :; do
+    prim=$(find_primary)
+    rc=$?
+    if ((rc == 2)); then
+      log_wait "several members claim to be primary ($prim): not joining any"
+      nap
+      continue
+    fi
+    if has_data; then
+      check_major_version
+      if ((rc == 0)); then
+        mysys=$(local_sysid)
+        postgres_running && mysys=$(status_field "$(<"$STATUS_FILE")" sysid)
+        psys=$(peer_sysid "$prim")
+        if [[ -n $psys && -n $mysys && $psys != "$mysys" ]]; then
+          die "data directory belongs to another cluster (system identifier $mysys, primary $prim has $psys): refusing to touch it"
+        fi
+        log "role: standby (data directory present, primary $prim is running)"
+        rejoin_to "$prim"
+        case $? in
+          0) return 0 ;;
+          2) nap; continue ;;
+          *) die "could not join primary $prim" ;;
+        esac
+      fi
+      if ! postgres_running; then
+        log "no reachable primary; holding the data (isolated standby) to publish its position"
+        start_hold || die "hold start failed"
+      else
+        refresh_status hold
+      fi
+      if elect $(($(now) - HOLD_SINCE)); then
+        log "role: primary (election: $ELECTION_REASON)"
+        promote_from_hold && return 0
+        continue
+      fi
+      log_wait "no primary; not electing this node: $ELECTION_REASON"
+    else
+      if ((rc == 0)); then
+        log "role: standby (empty data directory, primary $prim is running)"
+        clone_from "$prim" && return 0
+        nap
+        continue
+      fi
+      publish_status waiting
+      if [[ $ORDINAL == 0 ]]; then
+        local why
+        if why=$(cluster_absent); then
+          log "role: primary (ordinal 0, empty data directory, $why)"
+          bootstrap_primary
+          return 0
+        fi
+        log_wait "ordinal 0 with an empty data directory, but cannot tell that no cluster exists: $why"
+      else
+        log_wait "empty data directory and no running primary to clone from ($(($(now) - t_wait_start))s)"
+      fi
+    fi
+    nap
+  done
+}
+
+# Succeeds (printing why) only when every other member answers on its status endpoint and
+# none of them has data: an unreachable member may hold the cluster.
+cluster_absent() {
+  local h line state sysid n=0
+  for h in ${PGHA_MEMBER_HOSTS:-}; do
+    [[ $h == "$SELF_HOST" ]] && continue
+    n=$((n + 1))
+    line=$(read_peer_status "$h")
+    if [[ -z $line ]]; then
+      printf '%s does not answer' "$h"
+      return 1
+    fi
+    state=$(status_field "$line" state)
+    sysid=$(status_field "$line" sysid)
+    if [[ $sysid != - || $state != waiting ]]; then
+      printf '%s has state %s (system identifier %s)' "$h" "$state" "$sysid"
+      return 1
+    fi
+  done
+  printf 'all %d other members answer with empty data directories' "$n"
+}
+
+# A Ready first-layer standby to stream from: state standby and streaming, verified live.
+# The list is walked from position (ordinal mod length) so cascades spread over the
+# first-layer standbys instead of all streaming from the first one.
+find_upstream() {
+  local h line r i n
+  local -a ups
+  read -r -a ups <<<"${PGHA_UPSTREAM_HOSTS:-}"
+  n=${#ups[@]}
+  for ((i = 0; i < n; i++)); do
+    h=${ups[(ORDINAL + i) % n]}
+    line=$(read_peer_status "$h")
+    [[ $(status_field "$line" state) == standby && $(status_field "$line" streaming) == 1 ]] || continue
+    r=$(peer_sql "$h" "SELECT pg_is_in_recovery() AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')") || continue
+    [[ $r == t ]] || continue
+    printf '%s %s\n' "$h" "$(status_field "$line" node_id)"
+    return 0
+  done
+  return 1
+}
+
+cascade_main() {
+  local prim up upid mysys psys cur
+  discard_incomplete_clone
+  while :; do
+    if ! prim=$(find_primary); then
+      publish_status waiting "$(has_data && local_sysid)"
+      log_wait "no running primary among the members"
+      nap
+      continue
+    fi
+    if ! read -r up upid < <(find_upstream); then
+      publish_status waiting "$(has_data && local_sysid)"
+      log_wait "no streaming first-layer standby among: ${PGHA_UPSTREAM_HOSTS:-none}"
+      nap
+      continue
+    fi
+    if ! has_data; then
+      log "role: cascading standby (empty data directory, upstream $up, node $upid)"
+      clone_from "$up" "$upid" && return 0
+      nap
+      continue
+    fi
+    check_major_version
+    mysys=$(local_sysid)
+    psys=$(peer_sysid "$prim")
+    [[ -n $psys && $psys != "$mysys" ]] &&
+      die "data directory belongs to another cluster (system identifier $mysys, primary has $psys)"
+    log "role: cascading standby (data directory present, upstream $up, node $upid)"
+    ensure_clean_shutdown || die "could not bring the data directory to a clean state"
+    touch "$PGDATA/standby.signal"
+    pg_start || die "postgres did not start"
+    # The configured upstream, not pg_stat_wal_receiver: the receiver may not be up yet.
+    cur=$(local_sql "SELECT current_setting('primary_conninfo')" 2>/dev/null)
+    if [[ " $cur " != *" host=$up "* ]]; then
+      log "follow: repmgr standby follow --upstream-node-id=$upid (was: ${cur:-no upstream})"
+      run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$upid" -W ||
+        log "WARNING: standby follow failed"
+    fi
+    register_standby "$up" "$upid"
+    return 0
+  done
+}
+
+witness_main() {
+  local prim su rep pwfile
+  if ! has_data; then
+    su=$(read_secret superuser-password)
+    pwfile=$(mktemp "$RUN_DIR/.pw.XXXXXX")
+    printf '%s\n' "$su" >"$pwfile"
+    log "initdb: witness instance"
+    run_child initdb -D "$PGDATA" -U "$PGHA_SUPERUSER" --pwfile="$pwfile" --auth=scram-sha-256 \
+      --encoding=UTF8 --locale=C.UTF-8 >/dev/null || { rm -f "$pwfile"; rm -rf "$PGDATA"; die "initdb failed"; }
+    rm -f "$pwfile"
+    pg_start -o "-c listen_addresses=''" || die "witness did not start"
+    rep=$(read_secret replication-password)
+    psql -X -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d postgres -v repuser="$PGHA_REPMGR_USER" \
+      -v repdb="$PGHA_REPMGR_DATABASE" -v reppw="$rep" >/dev/null <<'SQL' || die "witness role creation failed"
+SET log_statement = 'none';
+CREATE ROLE :"repuser" LOGIN SUPERUSER REPLICATION PASSWORD :'reppw';
+CREATE DATABASE :"repdb" OWNER :"repuser";
+SQL
+    pg_stop
+  fi
+  pg_start || die "witness did not start"
+  refresh_status witness
+  while ! prim=$(find_primary); do
+    log_wait "witness: no running primary to register with"
+    nap
+  done
+  log "register: repmgr witness register -h $prim --force"
+  run_child repmgr -f "$REPMGR_CONF" -h "$prim" -p "$PGHA_PORT" -U "$PGHA_REPMGR_USER" \
+    -d "$PGHA_REPMGR_DATABASE" witness register --force || die "witness register failed"
+  log "role: witness (registered with primary $prim)"
+}
+
+# ---------------------------------------------------------------------------------------
+# Supervision
+
+start_repmgrd() {
+  # /tmp survives a container restart (emptyDir) while PIDs restart low in the new PID
+  # namespace: a stale pid file would look alive and stop repmgrd from starting.
+  rm -f "$RUN_DIR/repmgrd.pid"
+  repmgrd -f "$REPMGR_CONF" -p "$RUN_DIR/repmgrd.pid" --daemonize=false &
+  REPMGRD_PID=$!
+}
+
+# A member standby whose primary vanished and that repmgrd did not promote within the
+# failover wait takes part in the same deterministic election as held nodes (e.g. repmgrd
+# could not see a majority because the other members were restarting in hold mode).
+ORPHAN_SINCE=0
+orphan_check() {
+  [[ $PGHA_ROLE_TIER == member && $CURRENT_STATE == standby ]] || { ORPHAN_SINCE=0; return; }
+  if [[ $(status_field "$(<"$STATUS_FILE")" streaming) == 1 ]] || find_primary >/dev/null; then
+    ORPHAN_SINCE=0
+    return
+  fi
+  ((ORPHAN_SINCE == 0)) && ORPHAN_SINCE=$(now)
+  local waited=$(($(now) - ORPHAN_SINCE)) fw
+  fw=$(failover_wait)
+  ((waited >= fw)) || return
+  if elect "$waited"; then
+    log "role: primary (standby without primary for ${waited}s, repmgrd did not promote; election: $ELECTION_REASON)"
+    run_child repmgr -f "$REPMGR_CONF" standby promote || log "WARNING: standby promote failed"
+  else
+    log_wait "standby without primary for ${waited}s: $ELECTION_REASON"
+  fi
+}
+
+supervise() {
+  local down_since=0 restarts=0
+  refresh_status auto || true
+  log "supervising: postgres (pid $(postmaster_pid)) and repmgrd; state $CURRENT_STATE"
+  start_repmgrd
+  while :; do
+    nap "$PGHA_SUPERVISE_INTERVAL"
+    if postgres_running; then
+      down_since=0
+      refresh_status auto || true
+    else
+      ((down_since == 0)) && down_since=$(now) && log "postgres is not running (repmgr may be restarting it)"
+      if (($(now) - down_since >= PGHA_PG_DOWN_GRACE)); then
+        log "postgres has been down for ${PGHA_PG_DOWN_GRACE}s: exiting so the container restarts"
+        [[ -n $REPMGRD_PID ]] && kill -TERM "$REPMGRD_PID" 2>/dev/null
+        exit 1
+      fi
+    fi
+    if ! kill -0 "$REPMGRD_PID" 2>/dev/null; then
+      wait "$REPMGRD_PID" 2>/dev/null
+      local rc=$?
+      restarts=$((restarts + 1))
+      log "repmgrd exited (exit $rc): restarting it (restart #$restarts)"
+      start_repmgrd
+    fi
+    orphan_check
+  done
+}
+
+# ---------------------------------------------------------------------------------------
+
+main() {
+  umask 0077
+  [[ -d $RUN_DIR && -w $RUN_DIR ]] || die "$RUN_DIR must be a writable directory"
+  BINDIR=$(discover_bindir) || die "cannot find the PostgreSQL binaries"
+  PATH=$BINDIR:$PATH
+  PG_MAJOR=$(pg_major_of_binaries) || die "postgres --version failed"
+  trap on_term TERM INT
+  rm -f "$BUSY_MARKER"
+  clear_stale_locks
+  write_passfile
+  write_repmgr_conf
+  setup_log_fifo
+  publish_status starting "$(has_data && local_sysid)"
+  start_status_server
+  log "start: tier $PGHA_ROLE_TIER, node $NODE_ID ($SELF_HOST), PostgreSQL $PG_MAJOR in $BINDIR"
+  case $PGHA_ROLE_TIER in
+    member) member_main ;;
+    cascade) cascade_main ;;
+    witness) witness_main ;;
+    *) die "unknown PGHA_ROLE_TIER '$PGHA_ROLE_TIER'" ;;
+  esac
+  not_busy
+  supervise
+}
+
+main "$@"

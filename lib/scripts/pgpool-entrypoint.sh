@@ -1,0 +1,199 @@
+#!/bin/bash
+# PID 1 of the Pgpool-II container. Generates the credential files Pgpool-II needs from the
+# mounted Secret, starts pgpool in the foreground as a child, and keeps pgpool's idea of the
+# primary in line with the backends' live state: pgpool only looks for the primary at start
+# and when a backend is detached or attached, so a failover done by repmgrd, or a standby
+# that came back, would otherwise go unnoticed.
+set -uo pipefail
+
+: "${PGHA_PORT:=5432}"
+: "${PGHA_PCP_PORT:=9898}"
+: "${PGHA_MONITOR_USER:=monitor}"
+: "${PGHA_APP_USER:=app}"
+: "${PGHA_PGPOOL_CONFIG_DIR:=/etc/pgha/pgpool}"
+: "${PGHA_SECRETS_DIR:=/etc/pgha/secrets}"
+: "${PGHA_PGPOOL_RUN_DIR:=/run/pgpool}"
+: "${PGHA_PGPOOL_CHECK_INTERVAL:=5}"
+
+RUN_DIR=$PGHA_PGPOOL_RUN_DIR
+CONF=$PGHA_PGPOOL_CONFIG_DIR/pgpool.conf
+HBA=$PGHA_PGPOOL_CONFIG_DIR/pool_hba.conf
+export PGPOOLKEYFILE=$RUN_DIR/.pgpoolkey
+export PCPPASSFILE=$RUN_DIR/.pcppass
+export PGPASSFILE=$RUN_DIR/.pgpass
+PGPOOL_PID=
+CHILD_PID=
+
+log() {
+  local TZ=UTC
+  printf '%(%Y-%m-%dT%H:%M:%S)TZ %s pgpool-entrypoint: %s\n' -1 "${POD_NAME:-?}" "$*"
+}
+
+die() {
+  log "FATAL: $*"
+  exit 1
+}
+
+read_secret() {
+  local f=$PGHA_SECRETS_DIR/$1 v
+  [[ -r $f ]] || die "secret key '$1' missing or unreadable at $f"
+  v=$(<"$f")
+  printf '%s' "${v%$'\n'}"
+}
+
+# pgpass/pcppass fields escape ':' and '\'.
+pass_escape() {
+  local s=${1//\\/\\\\}
+  printf '%s' "${s//:/\\:}"
+}
+
+# The value of a pgpool.conf key (last occurrence wins, as in pgpool), quotes removed.
+conf_value() {
+  sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*'\{0,1\}\([^'#]*\)'\{0,1\}.*/\1/p" "$CONF" | tail -1 |
+    sed 's/[[:space:]]*$//'
+}
+
+# Prints "AES<base64>" for password $1, from pg_enc's "pool_passwd string:" line.
+aes_entry() {
+  local out
+  out=$(pg_enc -k "$PGPOOLKEYFILE" "$1" 2>/dev/null) || die "pg_enc failed"
+  out=$(sed -n 's/^pool_passwd string: //p' <<<"$out")
+  [[ $out == AES* ]] || die "pg_enc printed no AES entry"
+  printf '%s' "$out"
+}
+
+write_credentials() {
+  local key app mon pool_passwd
+  key=$(read_secret pgpool-key)
+  app=$(read_secret app-password)
+  mon=$(read_secret monitor-password)
+  # umask 0077: every file below is 0600, as pgpool requires for the key file.
+  printf '%s\n' "$key" >"$PGPOOLKEYFILE"
+  pool_passwd=$(conf_value pool_passwd)
+  [[ -n $pool_passwd ]] || die "pool_passwd is not set in $CONF"
+  [[ $pool_passwd == /* ]] || pool_passwd=$PGHA_PGPOOL_CONFIG_DIR/$pool_passwd
+  [[ $pool_passwd == "$RUN_DIR"/* ]] || die "pool_passwd ($pool_passwd) must be under the writable $RUN_DIR"
+  # AES entries: SCRAM to the backends needs the clear password, which pgpool decrypts with
+  # the key from the Secret (the same key on every replica, unlike a random one per start).
+  # pg_enc -m is not used: 4.3's pg_enc -f ignores an absolute pool_passwd path and writes
+  # next to pgpool.conf (read-only here), so the entries are written from its output.
+  {
+    printf '%s:%s\n' "$PGHA_APP_USER" "$(aes_entry "$app")"
+    printf '%s:%s\n' "$PGHA_MONITOR_USER" "$(aes_entry "$mon")"
+  } >"$pool_passwd" || die "cannot write $pool_passwd"
+  # PCP: the monitor user, md5 of the password alone (pcp.conf format).
+  printf '%s:%s\n' "$PGHA_MONITOR_USER" "$(pg_md5 "$mon")" >"$RUN_DIR/pcp.conf"
+  printf '*:*:%s:%s\n' "$PGHA_MONITOR_USER" "$(pass_escape "$mon")" >"$PCPPASSFILE"
+  printf '*:*:*:%s:%s\n' "$PGHA_MONITOR_USER" "$(pass_escape "$mon")" >"$PGPASSFILE"
+  log "credentials: key file, pool_passwd (AES: $PGHA_APP_USER, $PGHA_MONITOR_USER), pcp.conf (user $PGHA_MONITOR_USER)"
+}
+
+on_term() {
+  trap - TERM INT
+  log "SIGTERM: fast shutdown of pgpool"
+  [[ -n $CHILD_PID ]] && kill "$CHILD_PID" 2>/dev/null
+  # SIGINT is pgpool's fast shutdown (SIGTERM waits for clients to leave).
+  [[ -n $PGPOOL_PID ]] && kill -INT "$PGPOOL_PID" 2>/dev/null && wait "$PGPOOL_PID"
+  exit 0
+}
+
+pcp() {
+  local cmd=$1
+  shift
+  timeout 10 "$cmd" -h "$RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w "$@"
+}
+
+# "recovery" of a backend: t, f, or nothing when unreachable.
+backend_in_recovery() {
+  psql -X -At -q -d "host=$1 port=$2 user=$PGHA_MONITOR_USER dbname=postgres connect_timeout=${PGHA_CONNECT_TIMEOUT:-2} keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3" \
+    -c "SELECT pg_is_in_recovery()::text || CASE WHEN pg_is_in_recovery() THEN '|' || COALESCE((SELECT status FROM pg_stat_wal_receiver), 'none') ELSE '|primary' END" 2>/dev/null
+}
+
+# One pass: compares pcp_node_info with the backends' live roles and corrects pgpool.
+reconcile() {
+  local info line id key value live lrec lstream
+  local -a hosts=() ports=() statuses=() roles=()
+  info=$(pcp pcp_node_info -a -v 2>/dev/null) || return 0
+  id=-1
+  # Verbose "Key : value" lines, one block per backend starting with Hostname: the terse
+  # format gained columns between versions (4.3 added the backend status and role).
+  while IFS=: read -r key value; do
+    key=${key%"${key##*[![:space:]]}"} value=${value# }
+    case $key in
+      Hostname) id=$((id + 1)) hosts[id]=$value ;;
+      Port) ports[id]=$value ;;
+      Status) statuses[id]=$value ;;
+      Role) roles[id]=$value ;;
+    esac
+  done <<<"$info"
+  id=$((id + 1))
+  local n=$id true_primary="" pool_primary=""
+  local -a lives=()
+  for ((id = 0; id < n; id++)); do
+    live=$(backend_in_recovery "${hosts[id]}" "${ports[id]}")
+    lives[id]=$live
+    [[ ${live%%|*} == false ]] && true_primary=${true_primary:+$true_primary,}$id
+    [[ ${roles[id]} == primary ]] && pool_primary=$id
+  done
+  # No primary or several: a failover or a split is under way; pgpool's own health check
+  # detaches the dead one, and nothing here may pick a side.
+  if [[ -n $true_primary && $true_primary != *,* ]]; then
+    if [[ ${statuses[true_primary]} == 3 ]]; then
+      log "correction: backend $true_primary (${hosts[true_primary]}) is the primary but pgpool has it down: pcp_attach_node"
+      pcp pcp_attach_node -n "$true_primary" >/dev/null 2>&1 || log "pcp_attach_node $true_primary failed"
+      return 0
+    fi
+    if [[ $pool_primary != "$true_primary" ]]; then
+      # pcp_promote_node is not used: in 4.3 it detaches every other backend. A detach and
+      # attach makes pgpool run find_primary_node, which reads pg_is_in_recovery() itself.
+      local wrong=${pool_primary:-$true_primary}
+      log "correction: pgpool's primary is ${pool_primary:-none}, the live primary is backend $true_primary (${hosts[true_primary]}): pcp_detach_node + pcp_attach_node $wrong"
+      pcp pcp_detach_node -n "$wrong" >/dev/null 2>&1 || log "pcp_detach_node $wrong failed"
+      pcp pcp_attach_node -n "$wrong" >/dev/null 2>&1 || log "pcp_attach_node $wrong failed"
+      return 0
+    fi
+  fi
+  for ((id = 0; id < n; id++)); do
+    line=${lives[id]}
+    lrec=${line%%|*} lstream=${line#*|}
+    # A standby that streams again after a rejoin or re-clone: pgpool never re-checks a
+    # down backend by itself (auto_failback needs it to stream from the primary directly,
+    # which cascaded standbys do not).
+    if [[ ${statuses[id]} == 3 && $lrec == true && $lstream == streaming ]]; then
+      log "correction: backend $id (${hosts[id]}) streams again but pgpool has it down: pcp_attach_node"
+      pcp pcp_attach_node -n "$id" >/dev/null 2>&1 || log "pcp_attach_node $id failed"
+    fi
+  done
+}
+
+supervise() {
+  while :; do
+    sleep "$PGHA_PGPOOL_CHECK_INTERVAL" &
+    CHILD_PID=$!
+    wait "$CHILD_PID"
+    CHILD_PID=
+    if ! kill -0 "$PGPOOL_PID" 2>/dev/null; then
+      wait "$PGPOOL_PID"
+      die "pgpool exited (status $?)"
+    fi
+    reconcile
+  done
+}
+
+main() {
+  umask 0077
+  [[ -d $RUN_DIR && -w $RUN_DIR ]] || die "$RUN_DIR must be a writable directory"
+  [[ -r $CONF ]] || die "missing $CONF"
+  trap on_term TERM INT
+  write_credentials
+  # Stale pid file from a previous container of this pod (the emptyDir survives restarts).
+  rm -f "$(conf_value pid_file_name)" 2>/dev/null
+  log "start: pgpool -n -D (status file discarded: backends are rechecked at start)"
+  # Not exec'd: the reconcile loop must live next to pgpool, and pgpool reaps every child
+  # it did not start with a warning.
+  pgpool -n -D -f "$CONF" -a "$HBA" -F "$RUN_DIR/pcp.conf" -k "$PGPOOLKEYFILE" &
+  PGPOOL_PID=$!
+  supervise
+}
+
+main "$@"
