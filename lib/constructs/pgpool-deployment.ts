@@ -103,10 +103,12 @@ export class PgpoolDeployment extends Construct {
         selector: { matchLabels: selector },
         strategy: {
           type: 'RollingUpdate',
-          rollingUpdate: {
-            maxSurge: k8s.IntOrString.fromNumber(pp.maxSurge),
-            maxUnavailable: k8s.IntOrString.fromNumber(0),
-          },
+          // A surge pod could never be scheduled under a hard one-per-host anti-affinity when
+          // every host already runs a Pgpool-II pod: roll by replacing one pod at a time then.
+          rollingUpdate:
+            cluster.scheduling.spreadAcrossHosts === 'required'
+              ? { maxSurge: k8s.IntOrString.fromNumber(0), maxUnavailable: k8s.IntOrString.fromNumber(1) }
+              : { maxSurge: k8s.IntOrString.fromNumber(pp.maxSurge), maxUnavailable: k8s.IntOrString.fromNumber(0) },
         },
         template: {
           metadata: {

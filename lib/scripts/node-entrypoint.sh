@@ -22,6 +22,7 @@ BOOTSTRAP_MARKER=$VOLUME_DIR/.pgha-bootstrap-incomplete
 CHILD_PID=
 REPMGRD_PID=
 STATUS_SERVER_PID=
+LOG_FIFO_PID=
 CURRENT_STATE=starting
 LAST_WAIT_MSG=
 LAST_WAIT_TS=0
@@ -129,6 +130,7 @@ setup_log_fifo() {
     trap - TERM INT
     while :; do cat "$PG_LOG_FIFO"; done
   ) &
+  LOG_FIFO_PID=$!
 }
 
 # ---------------------------------------------------------------------------------------
@@ -379,7 +381,9 @@ bootstrap_primary() {
     { rm -f "$pwfile"; rm -rf "$PGDATA"; die "initdb failed"; }
   rm -f "$pwfile"
   # Roles are created before the node listens, so no peer ever sees a primary without them.
-  pg_start -o "-c listen_addresses=''" || die "postgres did not start after initdb"
+  # No standby exists yet: with quorum commit (synchronous_standby_names) every commit here
+  # would wait forever, so this private start has none.
+  pg_start -o "-c listen_addresses='' -c synchronous_standby_names=''" || die "postgres did not start after initdb"
   log "bootstrap: creating roles $PGHA_REPMGR_USER (superuser, replication: needed by repmgr and pg_rewind), ${PGHA_APP_USER:-app}, ${PGHA_MONITOR_USER:-monitor} (pg_monitor)"
   psql -X -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d postgres \
     -v repuser="$PGHA_REPMGR_USER" -v repdb="$PGHA_REPMGR_DATABASE" -v reppw="$rep" \
@@ -388,6 +392,10 @@ bootstrap_primary() {
 SET log_statement = 'none';
 SET password_encryption = 'scram-sha-256';
 CREATE ROLE :"repuser" LOGIN SUPERUSER REPLICATION PASSWORD :'reppw';
+-- repmgr's metadata writes (register, events, monitoring) must not wait for a synchronous
+-- standby: the first registration happens before any standby exists, and a primary whose
+-- standbys are gone must still be able to record events.
+ALTER ROLE :"repuser" SET synchronous_commit = 'local';
 CREATE DATABASE :"repdb" OWNER :"repuser";
 CREATE ROLE :"appuser" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD :'apppw';
 CREATE DATABASE :"appdb" OWNER :"appuser";
@@ -731,13 +739,107 @@ orphan_check() {
   fi
 }
 
+# Fencing. A primary stops serving (postgres stopped at once, container exits, so it starts
+# over through the role decision: hold, then rejoin) when
+#  - a member publishes a newer timeline of this cluster than its own: another node was
+#    promoted after it (e.g. it was frozen or cut off longer than failure detection), or
+#  - it cannot reach the status endpoint of a majority of the members (itself included) on
+#    two checks in a row (PGHA_FENCE_CHECKS): the others can then elect without it.
+# Either way it must not take another write: its own clients may still reach it.
+: "${PGHA_FENCE_CHECKS:=2}"
+ISOLATED_CHECKS=0
+fence_check() {
+  [[ $PGHA_ROLE_TIER == member && $CURRENT_STATE == primary ]] || { ISOLATED_CHECKS=0; return 0; }
+  local -a hosts
+  local h line n majority reachable=1 mine mytli mysysid t newer="" dir
+  read -r -a hosts <<<"${PGHA_MEMBER_HOSTS:-}"
+  n=${#hosts[@]}
+  ((n > 1)) || return 0
+  majority=$((n / 2 + 1))
+  mine=$(<"$STATUS_FILE")
+  mytli=$(status_field "$mine" tli)
+  mysysid=$(status_field "$mine" sysid)
+  # Read every peer at once: an unreachable one costs the read timeout, not one per peer.
+  dir=$(mktemp -d "$RUN_DIR/.fence.XXXXXX")
+  for h in "${hosts[@]}"; do
+    [[ $h == "$SELF_HOST" ]] && continue
+    read_peer_status "$h" >"$dir/${h%%.*}" &
+  done
+  wait_children_except_supervised
+  for h in "${hosts[@]}"; do
+    [[ $h == "$SELF_HOST" ]] && continue
+    line=$(<"$dir/${h%%.*}")
+    [[ -n $line ]] || continue
+    reachable=$((reachable + 1))
+    t=$(status_field "$line" tli)
+    if [[ $(status_field "$line" sysid) == "$mysysid" && $t =~ ^[0-9]+$ ]] && ((t > mytli)); then
+      newer="$h publishes timeline $t ($(status_field "$line" state)), newer than this primary's $mytli"
+    fi
+  done
+  rm -rf "$dir"
+  [[ -n $newer ]] && fence "$newer"
+  if ((reachable < majority)); then
+    ISOLATED_CHECKS=$((ISOLATED_CHECKS + 1))
+    log "fence: only $reachable of $n members reachable (need $majority), check $ISOLATED_CHECKS of $PGHA_FENCE_CHECKS"
+    ((ISOLATED_CHECKS >= PGHA_FENCE_CHECKS)) && fence "cut off from the majority of the members ($reachable of $n reachable)"
+  else
+    ISOLATED_CHECKS=0
+  fi
+  return 0
+}
+
+# The peer reads run as background jobs; repmgrd and the status server are children too, so
+# wait for the reads by pid rather than with a bare wait.
+wait_children_except_supervised() {
+  local j
+  for j in $(jobs -p); do
+    [[ $j == "$REPMGRD_PID" || $j == "$STATUS_SERVER_PID" || $j == "$LOG_FIFO_PID" ]] && continue
+    wait "$j" 2>/dev/null
+  done
+}
+
+fence() {
+  log "fence: $1: stopping postgres now (immediate) and restarting the container, which rejoins as a standby"
+  publish_status stopping "$(status_field "$(<"$STATUS_FILE")" sysid)"
+  pg_ctl -D "$PGDATA" -w -t 60 -m immediate stop >/dev/null 2>&1
+  [[ -n $REPMGRD_PID ]] && kill -KILL "$REPMGRD_PID" 2>/dev/null
+  exit 1
+}
+
+# A cascading standby whose upstream was promoted streams from the primary from then on
+# (repmgr keeps it there), which loads the primary with the cascade's traffic and is not the
+# topology the cluster declares. Once a first-layer standby streams, follow it instead.
+# Checked on every supervision pass; acts after two passes in a row (the failover settled).
+ON_PRIMARY_CHECKS=0
+cascade_check() {
+  [[ $PGHA_ROLE_TIER == cascade && $CURRENT_STATE == standby ]] || return 0
+  local cur host up upid
+  cur=$(local_sql "SELECT conninfo FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null) || return 0
+  host=${cur#*host=}
+  host=${host%% *}
+  host=${host//\'/}
+  [[ -n $cur && -n $host ]] || { ON_PRIMARY_CHECKS=0; return 0; }
+  if [[ $(peer_sql "$host" "SELECT pg_is_in_recovery()") != f ]]; then
+    ON_PRIMARY_CHECKS=0
+    return 0
+  fi
+  ON_PRIMARY_CHECKS=$((ON_PRIMARY_CHECKS + 1))
+  ((ON_PRIMARY_CHECKS >= 2)) || return 0
+  read -r up upid < <(find_upstream) || return 0
+  log "follow: upstream $host is the primary now; repmgr standby follow --upstream-node-id=$upid ($up)"
+  run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$upid" -W ||
+    log "WARNING: standby follow failed"
+  ON_PRIMARY_CHECKS=0
+}
+
 supervise() {
   local down_since=0 restarts=0
   refresh_status auto || true
   log "supervising: postgres (pid $(postmaster_pid)) and repmgrd; state $CURRENT_STATE"
   start_repmgrd
   while :; do
-    nap "$PGHA_SUPERVISE_INTERVAL"
+    # A primary that looked cut off is checked again soon.
+    if ((ISOLATED_CHECKS > 0)); then nap 1; else nap "$PGHA_SUPERVISE_INTERVAL"; fi
     if postgres_running; then
       down_since=0
       refresh_status auto || true
@@ -756,6 +858,8 @@ supervise() {
       log "repmgrd exited (exit $rc): restarting it (restart #$restarts)"
       start_repmgrd
     fi
+    postgres_running && fence_check
+    postgres_running && cascade_check
     orphan_check
   done
 }

@@ -317,3 +317,36 @@ describe('GIVEN two Pgpool-II pods', () => {
     await cluster.rt.waitReady('app.kubernetes.io/component=pgpool', { count: 2, namespace: cluster.namespace, timeoutMs: 120_000 });
   });
 });
+
+describe('GIVEN the cascading layer and its read Service', () => {
+  it('THEN reads through <cluster>-replica-ro land on cascading nodes, and a killed cascading pod returns to it streaming', async () => {
+    const readService = `svc/${cluster.name}-replica-ro`;
+    const addresses = await podsByAddress();
+    const forward = await cluster.forward(readService);
+    try {
+      const client = new Client(forward.config);
+      await client.connect();
+      try {
+        const { rows } = await client.query('SELECT host(inet_server_addr()) AS server, pg_is_in_recovery() AS standby');
+        expect(rows[0].standby).toBe(true);
+        expect(cluster.cascades).toContain(addresses.get(rows[0].server));
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await forward.close();
+    }
+
+    const victim = cluster.cascades[0];
+    const before = await cluster.rt.pod(victim, cluster.namespace);
+    await cluster.rt.killPod(victim);
+    await cluster.rt.waitGone(victim, { namespace: cluster.namespace, uid: before.uid, timeoutMs: 60_000 });
+    await cluster.rt.waitReady(victim, { namespace: cluster.namespace, timeoutMs: 180_000 });
+    // Back in the read Service's endpoints, streaming again, with data written meanwhile.
+    const services = await cluster.rt.get('services', { namespace: cluster.namespace });
+    const ro = services.find((s) => s.name === `${cluster.name}-replica-ro`);
+    expect(ro.endpoints.map((e: { pod: string }) => e.pod)).toContain(victim);
+    expect(await cluster.psql(victim, 'SELECT status FROM pg_stat_wal_receiver')).toBe('streaming');
+    expect(await cluster.psql(victim, 'SELECT count(*) > 0 FROM e2e_orders', { database: 'app' })).toBe('t');
+  });
+});

@@ -120,16 +120,31 @@ export interface PsqlOptions {
 export class ExampleCluster {
   readonly namespace = EXAMPLE_NAMESPACE;
   readonly name = EXAMPLE_CLUSTER_NAME;
-  readonly members = [0, 1, 2].map((i) => `${EXAMPLE_CLUSTER_NAME}-node-${i}`);
-  readonly cascades = [0, 1].map((i) => `${EXAMPLE_CLUSTER_NAME}-replica-${i}`);
   readonly pgpoolService = `${EXAMPLE_CLUSTER_NAME}-pgpool`;
+  /** Pod names of the failover-eligible members, ordinal order. */
+  readonly members: string[];
+  /** Pod names of every cascading layer, in declaration order. */
+  readonly cascades: string[];
+  /** Pod name of the witness, when the topology has one. */
+  readonly witness?: string;
+  /** How many pods the synthesized workloads ask for (StatefulSets and the Deployment). */
+  readonly expectedPods: number;
 
   private constructor(
     readonly rt: PodRuntime,
     readonly versions: InstalledVersions,
     readonly credentials: Credentials,
     readonly objects: object[],
-  ) {}
+  ) {
+    // Derive the pod names from what was synthesized, so one harness serves every topology.
+    const workloads = (objects as any[]).filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment');
+    const podsOf = (sts: any) => Array.from({ length: sts.spec.replicas }, (_, i) => `${sts.metadata.name}-${i}`);
+    const component = (o: any) => o.spec.selector.matchLabels['app.kubernetes.io/component'] as string;
+    this.members = workloads.filter((o) => component(o) === 'member').flatMap(podsOf);
+    this.cascades = workloads.filter((o) => component(o).startsWith('cascade-')).flatMap(podsOf);
+    this.witness = workloads.filter((o) => component(o) === 'witness').flatMap(podsOf)[0];
+    this.expectedPods = workloads.reduce((sum, o) => sum + o.spec.replicas, 0);
+  }
 
   /**
    * Starts a fresh runtime instance and applies the example cluster to it (does not wait for
@@ -165,7 +180,7 @@ export class ExampleCluster {
   async waitAllReady(timeoutMs = 420_000): Promise<number> {
     const start = Date.now();
     const deadline = start + timeoutMs;
-    const expected = this.members.length + this.cascades.length + 2;
+    const expected = this.expectedPods;
     await this.rt.waitFor(
       async () => {
         const pods = await this.rt.pods(undefined, this.namespace);
@@ -188,7 +203,17 @@ export class ExampleCluster {
 
   async exec(pod: string, argv: string[], timeoutMs = 60_000): Promise<ExecResult> {
     const container = pod.includes('pgpool') ? 'pgpool' : 'postgres';
-    return this.rt.exec(pod, container, argv, { timeoutMs, namespace: this.namespace });
+    // The runtime kills the exec on timeout; the race is a second guard so that an exec into a
+    // pod that is being torn down or recreated can never hang a test.
+    let timer: NodeJS.Timeout | undefined;
+    const guard = new Promise<ExecResult>((resolve) => {
+      timer = setTimeout(() => resolve({ code: 124, stdout: '', stderr: `exec in ${pod} did not finish in ${timeoutMs + 5000} ms` }), timeoutMs + 5000);
+    });
+    try {
+      return await Promise.race([this.rt.exec(pod, container, argv, { timeoutMs, namespace: this.namespace }), guard]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The member that is primary now (the one not in recovery), or undefined. */

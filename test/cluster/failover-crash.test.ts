@@ -1,0 +1,102 @@
+/**
+ * Issue 5, scenarios 2 and 9: the primary's container crashed and restarted in place at once
+ * (rt.crash), then Pgpool-II pods killed / restarted under the workload.
+ * Quorum-synchronous replication: zero acknowledged writes may be lost.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExampleCluster } from './harness';
+import { decisions, describeVerdict, dumpLogs, invariantFailures, newestPodLog, underLoad, waitConverged } from './workload';
+
+let cluster: ExampleCluster;
+let forward: Awaited<ReturnType<ExampleCluster['forward']>>;
+
+beforeAll(async () => {
+  cluster = await ExampleCluster.start('failover-crash', { replication: { mode: 'quorum', standbys: 1 } });
+  try {
+    await cluster.waitAllReady();
+    await waitConverged(cluster);
+  } catch (error) {
+    await dumpLogs(cluster);
+    throw error;
+  }
+  forward = await cluster.forward();
+});
+
+afterAll(async () => {
+  await forward?.close();
+  if (cluster) {
+    const leftovers = await cluster.stop();
+    expect(leftovers).toEqual([]);
+  }
+});
+
+describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {
+  it('WHEN the primary container crashes and restarts in place THEN either it stays primary with no promotion, or another member is promoted and it rejoins as a standby, never both', async () => {
+    const before = (await cluster.primary())!;
+    const tliBefore = Number(await cluster.psql(before, "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int"));
+    let streamingMs = -1;
+    const run = await underLoad(cluster, forward.config, () => cluster.rt.crash(before).then(() => undefined), {
+      after: async (t0) => {
+        // Either it is primary again (no failover) or it streams as a standby.
+        await cluster.rt.waitFor(
+          async () => {
+            if ((await cluster.primary()) === before) return true;
+            return (await cluster.psql(before, 'SELECT status FROM pg_stat_wal_receiver', { timeoutMs: 5_000 }).catch(() => '')) === 'streaming';
+          },
+          { timeoutMs: 180_000, intervalMs: 500, what: `${before} primary again or streaming` },
+        );
+        streamingMs = Date.now() - t0;
+      },
+    });
+    const v = run.verdict;
+    const log = await newestPodLog(cluster, before);
+    console.log(
+      `scenario 2: crashed ${before} (timeline ${tliBefore}); first acknowledged write after ${run.firstAckMs} ms on ${run.firstAck.server} timeline ${run.firstAck.tli}, first on a newer timeline after ${run.newTimelineAckMs ?? '-'} ms; ` +
+        `final primary ${v.state.primary} timeline ${v.state.tli}; ${before} primary again or streaming after ${streamingMs} ms; ${describeVerdict(v)}; ` +
+        `${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}\n${decisions(log)}`,
+    );
+    expect(invariantFailures(v, { zeroLoss: true })).toEqual([]);
+    if (v.state.primary === before) {
+      // Stayed primary: no promotion anywhere (same timeline).
+      expect(v.state.tli).toBe(tliBefore);
+    } else {
+      // Failed over: it came back as a standby of the new timeline, without a clone.
+      expect(v.state.tli).toBeGreaterThan(tliBefore);
+      expect(v.state.standbys[before]).toMatch(/^streaming /);
+      expect(log).not.toMatch(/clone: repmgr standby clone|re-clone/);
+    }
+    // Every acknowledged write after the fault went to the final primary's timeline or the old one, one server each.
+    const servers = new Set(run.workload.acked().filter((r) => r.start > run.t0).map((r) => `${r.server}@${r.tli}`));
+    console.log(`scenario 2: servers@timeline that acknowledged writes after the crash: ${[...servers].join(', ')}`);
+  });
+
+  it('WHEN a Pgpool-II pod is killed during the workload THEN writes continue through the Service with nothing acknowledged lost', async () => {
+    const [victim] = await cluster.pgpoolPods();
+    const run = await underLoad(cluster, forward.config, () => cluster.rt.killPod(victim).then(() => undefined), {
+      after: async () => {
+        await cluster.rt.waitReady('app.kubernetes.io/component=pgpool', { count: 2, namespace: cluster.namespace, timeoutMs: 120_000 });
+      },
+    });
+    console.log(
+      `scenario 9a: killed ${victim}; first acknowledged write after ${run.firstAckMs} ms; ${describeVerdict(run.verdict)}; ` +
+        `${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}`,
+    );
+    expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
+  });
+
+  it('WHEN every Pgpool-II pod is restarted THEN the application reconnects by itself, nothing acknowledged is lost', async () => {
+    const pods = await cluster.pgpoolPods();
+    const run = await underLoad(cluster, forward.config, async () => {
+      await Promise.all(pods.map((p) => cluster.rt.killPod(p)));
+    }, {
+      after: async () => {
+        await cluster.rt.waitReady('app.kubernetes.io/component=pgpool', { count: 2, namespace: cluster.namespace, timeoutMs: 120_000 });
+      },
+    });
+    console.log(
+      `scenario 9b: killed ${pods.join(', ')}; first acknowledged write after ${run.firstAckMs} ms; ${describeVerdict(run.verdict)}; ` +
+        `${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}`,
+    );
+    expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * Issue 5, scenarios 4 and 5: the primary cut off from the network (rt.partition) then healed,
+ * and the primary frozen (rt.freeze) longer than failure detection then thawed. The old primary
+ * must fence itself (stop serving) and come back as a standby. Quorum-synchronous replication:
+ * zero acknowledged writes may be lost.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExampleCluster } from './harness';
+import { decisions, describeVerdict, dumpLogs, invariantFailures, newestPodLog, underLoad, waitConverged, waitStreaming } from './workload';
+
+let cluster: ExampleCluster;
+let forward: Awaited<ReturnType<ExampleCluster['forward']>>;
+
+beforeAll(async () => {
+  cluster = await ExampleCluster.start('failover-fence', { replication: { mode: 'quorum', standbys: 1 } });
+  try {
+    await cluster.waitAllReady();
+    await waitConverged(cluster);
+  } catch (error) {
+    await dumpLogs(cluster);
+    throw error;
+  }
+  forward = await cluster.forward();
+});
+
+afterAll(async () => {
+  await cluster?.rt.heal().catch(() => undefined);
+  await forward?.close();
+  if (cluster) {
+    const leftovers = await cluster.stop();
+    expect(leftovers).toEqual([]);
+  }
+});
+
+/** Whether `pod` still runs postgres out of recovery (asked on its own socket, so a partition does not matter). */
+async function stillPrimary(pod: string): Promise<boolean> {
+  try {
+    return (await cluster.psql(pod, 'SELECT pg_is_in_recovery()', { timeoutMs: 5_000 })) === 'f';
+  } catch {
+    return false;
+  }
+}
+
+describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {
+  it('WHEN the primary is cut off from the network THEN it fences itself, a standby is promoted, and after healing it rejoins as a standby', async () => {
+    const before = (await cluster.primary())!;
+    let fencedMs = -1;
+    let promotedAckMs = -1;
+    let streamingMs = -1;
+    const run = await underLoad(cluster, forward.config, () => cluster.rt.partition(before).then(() => undefined), {
+      after: async (t0, workload) => {
+        const tliBefore = Math.max(...workload.acked().filter((r) => r.end < t0).map((r) => r.tli!));
+        promotedAckMs =
+          (await cluster.rt.waitFor(async () => workload.acked().find((r) => r.tli! > tliBefore), { timeoutMs: 120_000, intervalMs: 100, what: 'a write on a newer timeline' })).end - t0;
+        await cluster.rt.waitFor(async () => !(await stillPrimary(before)), { timeoutMs: 120_000, intervalMs: 250, what: `${before} fenced` });
+        fencedMs = Date.now() - t0;
+        // A write straight to the isolated node (its own socket) is refused.
+        const direct = await cluster.exec(before, ['psql', '-X', '-At', '-h', '/var/run/postgresql', '-U', 'postgres', '-d', 'app', '-c', 'INSERT INTO failover_rows (id, writer) VALUES (-1, -1)'], 30_000);
+        expect(direct.code).not.toBe(0);
+        await cluster.rt.heal(before);
+        streamingMs = await waitStreaming(cluster, before, t0);
+      },
+    });
+    const log = await newestPodLog(cluster, before);
+    console.log(
+      `scenario 4: partitioned ${before}; first write acknowledged on a newer timeline after ${promotedAckMs} ms; ` +
+        `${before} stopped serving as primary after ${fencedMs} ms; streaming again after healing at ${streamingMs} ms; ${describeVerdict(run.verdict)}; ` +
+        `${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}\n${decisions(log)}`,
+    );
+    expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
+    expect(run.verdict.state.primary).not.toBe(before);
+    expect(log).not.toMatch(/clone: repmgr standby clone|re-clone/);
+  });
+
+  it('WHEN the primary is frozen longer than failure detection and thawed THEN it accepts no write after thawing and rejoins as a standby', async () => {
+    const before = (await cluster.primary())!;
+    let thawAt = 0;
+    let fencedAfterThawMs = -1;
+    let direct = { code: -1, stdout: '', stderr: '' };
+    const run = await underLoad(cluster, forward.config, () => cluster.rt.freeze(before).then(() => undefined), {
+      after: async (t0, workload) => {
+        // Promotion of another member is visible to the client: a write acknowledged on a newer timeline.
+        const tliBefore = Math.max(...workload.acked().filter((r) => r.end < t0).map((r) => r.tli!));
+        await cluster.rt.waitFor(async () => workload.acked().find((r) => r.tli! > tliBefore), { timeoutMs: 120_000, intervalMs: 100, what: 'a write on a newer timeline' });
+        await new Promise((r) => setTimeout(r, 3_000));
+        await cluster.rt.thaw(before);
+        thawAt = Date.now();
+        // A client of the old primary writes right after the thaw, straight to its socket.
+        direct = await cluster.exec(before, ['psql', '-X', '-At', '-h', '/var/run/postgresql', '-U', 'postgres', '-d', 'app', '-c', 'INSERT INTO failover_rows (id, writer) VALUES (-2, -2)'], 60_000);
+        await cluster.rt.waitFor(async () => !(await stillPrimary(before)), { timeoutMs: 60_000, intervalMs: 200, what: `${before} fenced after thaw` });
+        fencedAfterThawMs = Date.now() - thawAt;
+        await waitStreaming(cluster, before, t0);
+      },
+    });
+    console.log(
+      `scenario 5: froze ${before}; first write acknowledged on a newer timeline after ${run.newTimelineAckMs} ms; ` +
+        `old primary stopped serving ${fencedAfterThawMs} ms after the thaw; direct insert after thaw: exit ${direct.code} ${direct.stderr.trim().slice(0, 200)}; ` +
+        `${describeVerdict(run.verdict)}; ${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}\n` +
+        decisions(await newestPodLog(cluster, before)),
+    );
+    expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
+    // No acknowledged write through Pgpool-II by the thawed node.
+    const oldServerAcks = run.workload.acked().filter((r) => r.end > thawAt && r.tli! < run.verdict.state.tli);
+    expect(oldServerAcks).toEqual([]);
+    // The direct write after the thaw was not accepted.
+    expect(direct.code).not.toBe(0);
+    expect(await cluster.psql(run.verdict.state.primary, 'SELECT count(*) FROM failover_rows WHERE id < 0', { database: 'app' })).toBe('0');
+  });
+});

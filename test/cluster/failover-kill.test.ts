@@ -1,0 +1,106 @@
+/**
+ * Issue 5, scenarios 1 and 7: the primary pod killed (SIGKILL + delete) under a write workload
+ * through Pgpool-II, then, once the old primary has rejoined, the new primary killed too.
+ * Quorum-synchronous replication (ANY 1): zero acknowledged writes may be lost.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExampleCluster } from './harness';
+import { describeVerdict, dumpLogs, entrypointHistory, verify, waitConverged, Workload } from './workload';
+
+let cluster: ExampleCluster;
+let forward: Awaited<ReturnType<ExampleCluster['forward']>>;
+
+beforeAll(async () => {
+  cluster = await ExampleCluster.start('failover-kill', { replication: { mode: 'quorum', standbys: 1 } });
+  try {
+    await cluster.waitAllReady();
+    await waitConverged(cluster);
+  } catch (error) {
+    await dumpLogs(cluster);
+    throw error;
+  }
+  forward = await cluster.forward();
+});
+
+afterAll(async () => {
+  await forward?.close();
+  if (cluster) {
+    const leftovers = await cluster.stop();
+    expect(leftovers).toEqual([]);
+  }
+});
+
+/** The newest pod's log of `pod` (after a kill, the replacement pod's). */
+async function newestLog(pod: string): Promise<string> {
+  const all = await entrypointHistory(cluster, pod);
+  const starts = all.lastIndexOf('entrypoint: start: tier');
+  return starts >= 0 ? all.slice(starts) : all;
+}
+
+async function killPrimaryUnderLoad(label: string): Promise<void> {
+  const before = await cluster.primary();
+  expect(before).toBeDefined();
+  const workload = new Workload(forward.config, { writers: 4, readers: 2 });
+  await workload.start();
+  try {
+    await workload.waitAckAfter(Date.now(), 30_000);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const tliBefore = Math.max(...workload.acked().map((r) => r.tli!));
+    const t0 = Date.now();
+    await cluster.rt.killPod(before!);
+    const faultMs = Date.now() - t0;
+    // First write acknowledged by the new primary (a newer timeline).
+    const first = await cluster.rt.waitFor(
+      async () => workload.acked().filter((r) => r.tli! > tliBefore).sort((a, b) => a.end - b.end)[0],
+      { timeoutMs: 120_000, intervalMs: 100, what: 'a write acknowledged on a newer timeline' },
+    );
+    const firstAckMs = first.end - t0;
+    // The old primary streams again (as a standby of the new primary).
+    await cluster.rt.waitFor(
+      async () => {
+        try {
+          return (await cluster.psql(before!, "SELECT status FROM pg_stat_wal_receiver", { timeoutMs: 5_000 })) === 'streaming';
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 180_000, intervalMs: 500, what: `${before} streaming again` },
+    );
+    const streamingMs = Date.now() - t0;
+    // Keep writing a little on the converged cluster.
+    await new Promise((r) => setTimeout(r, 3_000));
+    await workload.stop();
+    const verdict = await verify(cluster, workload);
+    const log = await newestLog(before!);
+    const summary = workload.summary(t0);
+    console.log(
+      `${label}: killed ${before} (kill call took ${faultMs} ms); first write acknowledged on a newer timeline after ${firstAckMs} ms (on ${first.server}, timeline ${first.tli}); ` +
+        `${before} streaming again after ${streamingMs} ms; ${describeVerdict(verdict)}; since the fault ${JSON.stringify(summary)}; ` +
+        `errors ${JSON.stringify(workload.errorKinds())}`,
+    );
+    console.log(`${label}: ${before} entrypoint decisions:\n${log.split('\n').filter((l) => / entrypoint: (role|rejoin|clone|re-clone|promote|register)/.test(l)).join('\n')}`);
+    expect(verdict.lost).toEqual([]);
+    expect(verdict.splitBrain).toEqual([]);
+    expect(verdict.failedPresent).toEqual([]);
+    expect(Object.values(verdict.lostOnStandbys).every((n) => n === 0)).toBe(true);
+    expect(verdict.state.primary).not.toBe(before);
+    // Came back by rejoin (rewind or plain restart as standby), not by a clone.
+    expect(log).toMatch(/rejoin: done/);
+    expect(log).not.toMatch(/clone: repmgr standby clone|re-clone/);
+  } catch (error) {
+    console.error(`${label} failed: ${(error as Error).stack ?? error}`);
+    await workload.stop();
+    await dumpLogs(cluster);
+    throw error;
+  }
+}
+
+describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {
+  it('WHEN the primary pod is killed THEN a standby is promoted, writes resume, the old primary rejoins without a clone, nothing acknowledged is lost', async () => {
+    await killPrimaryUnderLoad('scenario 1');
+  });
+
+  it('WHEN the new primary is killed in turn THEN the cluster fails over again with the same guarantees', async () => {
+    await killPrimaryUnderLoad('scenario 7');
+  });
+});

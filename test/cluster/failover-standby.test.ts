@@ -1,0 +1,103 @@
+/**
+ * Issue 5, scenarios 6 and 8: standby faults (a member standby killed, a standby's claim
+ * deleted so it re-clones, the first-layer standby that cascades stream from killed), then
+ * every pod of the cluster killed at once. Quorum-synchronous replication: zero acknowledged
+ * writes may be lost.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExampleCluster } from './harness';
+import { decisions, describeVerdict, dumpLogs, invariantFailures, newestPodLog, underLoad, waitConverged, waitStreaming } from './workload';
+
+let cluster: ExampleCluster;
+let forward: Awaited<ReturnType<ExampleCluster['forward']>>;
+
+beforeAll(async () => {
+  cluster = await ExampleCluster.start('failover-standby', { replication: { mode: 'quorum', standbys: 1 } });
+  try {
+    await cluster.waitAllReady();
+    await waitConverged(cluster);
+  } catch (error) {
+    await dumpLogs(cluster);
+    throw error;
+  }
+  forward = await cluster.forward();
+});
+
+afterAll(async () => {
+  await forward?.close();
+  if (cluster) {
+    const leftovers = await cluster.stop();
+    expect(leftovers).toEqual([]);
+  }
+});
+
+function report(label: string, run: Awaited<ReturnType<typeof underLoad>>, extra = ''): void {
+  console.log(
+    `${label}: first acknowledged write after ${run.firstAckMs} ms; ${describeVerdict(run.verdict)}; ${JSON.stringify(run.workload.summary(run.t0))}; ` +
+      `errors ${JSON.stringify(run.workload.errorKinds())}${extra}`,
+  );
+}
+
+describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {
+  it('WHEN a member standby is killed THEN the primary stays, the standby comes back streaming, nothing acknowledged is lost', async () => {
+    const primary = (await cluster.primary())!;
+    const victim = cluster.members.find((m) => m !== primary)!;
+    let back = -1;
+    const run = await underLoad(cluster, forward.config, () => cluster.rt.killPod(victim).then(() => undefined), {
+      after: async (t0) => {
+        back = await waitStreaming(cluster, victim, t0);
+      },
+    });
+    report('scenario 6a', run, `; killed ${victim}, streaming again after ${back} ms`);
+    expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
+    expect(run.verdict.state.primary).toBe(primary);
+    expect(await newestPodLog(cluster, victim)).not.toMatch(/clone: repmgr standby clone/);
+  });
+
+  it("WHEN a standby's claim is deleted THEN it re-clones and streams again, nothing acknowledged is lost", async () => {
+    const primary = (await cluster.primary())!;
+    const victim = cluster.members.filter((m) => m !== primary)[1];
+    let back = -1;
+    const run = await underLoad(cluster, forward.config, async () => {
+      await cluster.rt.deleteClaim(`data-${victim}`);
+      await cluster.rt.killPod(victim);
+    }, {
+      after: async (t0) => {
+        back = await waitStreaming(cluster, victim, t0);
+      },
+    });
+    const log = await newestPodLog(cluster, victim);
+    report('scenario 6b', run, `; deleted the claim of ${victim}, streaming again after ${back} ms\n${decisions(log)}`);
+    expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
+    expect(run.verdict.state.primary).toBe(primary);
+    expect(log).toMatch(/clone: repmgr standby clone/);
+  });
+
+  it('WHEN the first-layer standby that cascades stream from is killed THEN they keep streaming and end on a first-layer standby', async () => {
+    const state = await waitConverged(cluster);
+    // The member standby with the most cascades.
+    const counts = new Map<string, number>();
+    for (const up of Object.values(state.cascades)) counts.set(up.split(' ')[1], (counts.get(up.split(' ')[1]) ?? 0) + 1);
+    const victim = [...counts].sort((a, b) => b[1] - a[1])[0][0];
+    const run = await underLoad(cluster, forward.config, () => cluster.rt.killPod(victim).then(() => undefined), {
+      after: async (t0) => {
+        await waitStreaming(cluster, victim, t0);
+      },
+    });
+    report('scenario 6c', run, `; killed ${victim} (upstream of ${counts.get(victim)} cascades); cascades now ${JSON.stringify(run.verdict.state.cascades)}`);
+    expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
+    expect(run.verdict.state.primary).toBe(state.primary);
+  });
+
+  it('WHEN every pod of the cluster is killed at once THEN it comes back with the most advanced member as primary, no deadlock, no loss', async () => {
+    const pods = [...cluster.members, ...cluster.cascades, ...(await cluster.pgpoolPods())];
+    const before = (await cluster.primary())!;
+    const run = await underLoad(cluster, forward.config, async () => {
+      await Promise.all(pods.map((p) => cluster.rt.killPod(p)));
+    }, { ackTimeoutMs: 240_000 });
+    const primaryLog = await newestPodLog(cluster, run.verdict.state.primary);
+    report('scenario 8', run, `; killed all ${pods.length} pods (primary was ${before}); new primary ${run.verdict.state.primary}\n${decisions(primaryLog)}`);
+    expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
+    expect(primaryLog).toMatch(/role: primary \(election: /);
+  });
+});
