@@ -1,0 +1,7 @@
+/** Local pod runtime: public API for tests. See test/runtime/README.md. */
+export { PodRuntime, loadManifests, parseSelector } from './client';
+export type { StartOptions, ApplyResult, ExecResult, PortForwardHandle } from './client';
+export { cleanupInstance, leftovers, listInstances } from './cleanup';
+export { IMPLEMENTED, unimplementedFields } from './fields';
+export { profileFor, imageRepository, discoverPostgres } from './profiles';
+export { expandVars } from './engine';

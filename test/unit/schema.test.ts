@@ -1,0 +1,134 @@
+/**
+ * Every synthesized object of the example chart and of every example program validates against
+ * the Kubernetes OpenAPI schema, through the maintained `kubernetes-models` package.
+ */
+import { createRequire } from 'module';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { StatefulSet } from 'kubernetes-models/apps/v1';
+import { allSynthesizedSets, synthCluster, type K8sObject } from './helpers';
+
+const requireModule = createRequire(__filename);
+
+interface Validatable {
+  validate(): void;
+}
+type ModelClass = new (data: K8sObject) => Validatable;
+
+/**
+ * The kubernetes-models class for an object's apiVersion and kind, e.g. `apps/v1` + `StatefulSet`
+ * -> `kubernetes-models/apps/v1`.StatefulSet. Throws for a kind the package does not know.
+ */
+function modelClassFor(apiVersion: string, kind: string): ModelClass {
+  if (!/^([a-z0-9.-]+\/)?v\d+((alpha|beta)\d+)?$/.test(apiVersion) || !/^[A-Z][A-Za-z0-9]*$/.test(kind)) {
+    throw new Error(`malformed apiVersion/kind ${apiVersion}/${kind}`);
+  }
+  let module: Record<string, unknown>;
+  try {
+    module = requireModule(`kubernetes-models/${apiVersion}`);
+  } catch {
+    throw new Error(`kubernetes-models has no API group/version ${apiVersion}`);
+  }
+  const cls = module[kind] as (ModelClass & { kind?: string; apiVersion?: string }) | undefined;
+  if (typeof cls !== 'function' || cls.kind !== kind || cls.apiVersion !== apiVersion) {
+    throw new Error(`kubernetes-models has no kind ${kind} in ${apiVersion}`);
+  }
+  return cls;
+}
+
+/** Validates one object; returns the error message, or undefined when it is valid. */
+function schemaError(obj: K8sObject): string | undefined {
+  try {
+    new (modelClassFor(obj.apiVersion, obj.kind))(obj).validate();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+describe('schema: GIVEN every synthesized object WHEN validated against the Kubernetes OpenAPI schema THEN it is valid', () => {
+  let sets: Array<{ source: string; objects: K8sObject[] }>;
+  beforeAll(async () => {
+    sets = await allSynthesizedSets();
+    // A cluster with every tier kind, so the witness and cascades are validated too.
+    sets.push({
+      source: 'multi-tier cluster',
+      objects: synthCluster({ members: { replicas: 2, witness: true }, cascades: [{ name: 'a' }, { name: 'b', upstream: 'a' }], argoSyncWaveBase: false }, { namespace: 'db' }),
+    });
+  }, 60_000);
+
+  it('validates every object of every set (errors listed per object)', () => {
+    const errors: Record<string, string> = {};
+    let count = 0;
+    for (const set of sets) {
+      for (const obj of set.objects) {
+        count++;
+        const error = schemaError(obj);
+        if (error !== undefined) errors[`${set.source}: ${obj.kind}/${obj.metadata?.name}`] = error;
+      }
+    }
+    expect(errors).toEqual({});
+    expect(count).toBeGreaterThan(60);
+  });
+
+  it('every object has apiVersion, kind and metadata.name', () => {
+    for (const set of sets) {
+      for (const obj of set.objects) {
+        expect(typeof obj.apiVersion, set.source).toBe('string');
+        expect(typeof obj.kind, set.source).toBe('string');
+        expect(typeof obj.metadata?.name, `${set.source} ${obj.kind}`).toBe('string');
+      }
+    }
+  });
+
+  it('only the expected kinds are emitted, at their stable API versions', () => {
+    const kinds = new Set(sets.flatMap((s) => s.objects.map((o) => `${o.apiVersion}/${o.kind}`)));
+    expect([...kinds].sort()).toEqual([
+      'apps/v1/Deployment',
+      'apps/v1/StatefulSet',
+      'policy/v1/PodDisruptionBudget',
+      'v1/ConfigMap',
+      'v1/Namespace',
+      'v1/Service',
+      'v1/ServiceAccount',
+    ]);
+  });
+});
+
+describe('schema: GIVEN a broken object THEN the validator rejects it (so the check above can fail)', () => {
+  let statefulSet: K8sObject;
+  beforeAll(() => {
+    statefulSet = synthCluster({}, { namespace: 'db' }).find((o) => o.kind === 'StatefulSet')!;
+  });
+  const broken = (mutate: (o: K8sObject) => void) => {
+    const copy = JSON.parse(JSON.stringify(statefulSet));
+    mutate(copy);
+    return copy;
+  };
+
+  it('the unmodified StatefulSet is valid', () => {
+    expect(schemaError(statefulSet)).toBeUndefined();
+    expect(() => new StatefulSet(statefulSet as never).validate()).not.toThrow();
+  });
+
+  it("replicas: 'three' is rejected", () => {
+    expect(schemaError(broken((o) => (o.spec.replicas = 'three')))).toMatch(/replicas/);
+  });
+
+  it('a container port that is not a number is rejected', () => {
+    expect(schemaError(broken((o) => (o.spec.template.spec.containers[0].ports[0].containerPort = 'postgres')))).toMatch(/containerPort/);
+  });
+
+  it('a container without an image name field of the wrong type is rejected', () => {
+    expect(schemaError(broken((o) => (o.spec.template.spec.containers[0].name = 42)))).toMatch(/name/);
+  });
+
+  it('a missing required selector is rejected', () => {
+    expect(schemaError(broken((o) => delete o.spec.selector))).toMatch(/selector/);
+  });
+
+  it('an unknown kind fails instead of passing unvalidated', () => {
+    expect(schemaError({ apiVersion: 'v1', kind: 'PostgresCluster', metadata: { name: 'x' } })).toMatch(/no kind PostgresCluster in v1/);
+    expect(schemaError({ apiVersion: 'pgha.cdk8s.io/v1', kind: 'Cluster', metadata: { name: 'x' } })).toMatch(/no API group\/version/);
+    expect(schemaError({ apiVersion: 'apps/v1', kind: 'StatefulSetSpec', metadata: { name: 'x' } })).toMatch(/no kind StatefulSetSpec/);
+  });
+});
