@@ -60,3 +60,21 @@ export function objectAnnotations(cluster: ResolvedCluster, syncWave: number | u
   }
   return Object.keys(annotations).length === 0 ? undefined : annotations;
 }
+
+/** Metadata of one object of the cluster: its explicit name, the namespace, labels, annotations. */
+export type MetadataFactory = (name: string, syncWave: number | undefined) => {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+};
+
+/** A factory for the metadata of the objects of one workload (same labels, own names and waves). */
+export function metadataFactory(cluster: ResolvedCluster, labels: Record<string, string>): MetadataFactory {
+  return (name, syncWave) => ({
+    name,
+    namespace: cluster.namespace,
+    labels,
+    annotations: objectAnnotations(cluster, syncWave),
+  });
+}

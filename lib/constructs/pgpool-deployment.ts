@@ -12,7 +12,7 @@ import { PGPOOL_PATHS, SECRET_KEYS } from '../render/paths';
 import { renderPgpoolConf } from '../render/pgpool-conf';
 import { renderPoolHbaConf } from '../render/pool-hba-conf';
 import { configChecksum } from './checksum';
-import { ANNOTATION, objectAnnotations, objectLabels, selectorLabels } from './labels';
+import { ANNOTATION, metadataFactory, objectLabels, selectorLabels } from './labels';
 import type { PgpoolScripts } from './scripts-config-map';
 import {
   containerSecurityContext,
@@ -47,12 +47,7 @@ export class PgpoolDeployment extends Construct {
     const name = `${cluster.name}${NAME_SUFFIX.pgpool}`;
     const selector = selectorLabels(cluster, 'pgpool', 'pgpool');
     const labels = objectLabels(cluster, 'pgpool', 'pgpool');
-    const metadata = (objectName: string, wave: number | undefined) => ({
-      name: objectName,
-      namespace: cluster.namespace,
-      labels,
-      annotations: objectAnnotations(cluster, wave),
-    });
+    const metadata = metadataFactory(cluster, labels);
 
     this.configData = {
       'pgpool.conf': renderPgpoolConf(cluster),

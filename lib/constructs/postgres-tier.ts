@@ -19,7 +19,7 @@ import { NODE_PATHS, SECRET_KEYS } from '../render/paths';
 import { renderPostgresqlConf } from '../render/postgresql-conf';
 import { renderRepmgrConf } from '../render/repmgr-conf';
 import { configChecksum } from './checksum';
-import { ANNOTATION, LABEL, objectAnnotations, objectLabels, selectorLabels, votingMembersSelector } from './labels';
+import { ANNOTATION, LABEL, metadataFactory, objectLabels, selectorLabels, votingMembersSelector } from './labels';
 import type { NodeScripts } from './scripts-config-map';
 import {
   containerSecurityContext,
@@ -66,12 +66,7 @@ export class PostgresTier extends Construct {
     const name = tier.statefulSetName;
     const selector = selectorLabels(cluster, 'postgresql', tier.component);
     const labels = { ...objectLabels(cluster, 'postgresql', tier.component), [LABEL.tier]: name };
-    const metadata = (objectName: string, wave: number | undefined) => ({
-      name: objectName,
-      namespace: cluster.namespace,
-      labels,
-      annotations: objectAnnotations(cluster, wave),
-    });
+    const metadata = metadataFactory(cluster, labels);
 
     this.configData = {
       'postgresql.conf': renderPostgresqlConf(cluster, tier),
