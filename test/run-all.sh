@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 export CDK8S_CHECK_UPGRADE=false
 
 missing=()
-for tool in bwrap nft ip setpriv pg_config repmgr pgpool shellcheck; do
+for tool in bwrap nft ip setpriv repmgr pgpool shellcheck; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+# The server binaries are not on PATH in Debian; the tests discover the major there.
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgres)
 if [ "$(id -u)" -ne 0 ]; then
   echo "test/run-all.sh: the runtime and cluster suites need root (network namespaces, real uids)." >&2
   echo "Run 'sudo npm test', or 'npm run test:unit' for the unit tests alone." >&2
