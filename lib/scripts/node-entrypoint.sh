@@ -810,11 +810,27 @@ fence() {
 # (repmgr keeps it there), which loads the primary with the cascade's traffic and is not the
 # topology the cluster declares. Once a first-layer standby streams, follow it instead.
 # Checked on every supervision pass; acts after two passes in a row (the failover settled).
+# A cascade that does not stream for three passes in a row although a first-layer standby
+# streams follows that standby again: e.g. its upstream was re-cloned (lost claim) and lost
+# the replication slot the cascade streams through ("replication slot ... does not exist");
+# repmgr standby follow creates the slot on the upstream.
 ON_PRIMARY_CHECKS=0
+NOT_STREAMING_CHECKS=0
 cascade_check() {
   [[ $PGHA_ROLE_TIER == cascade && $CURRENT_STATE == standby ]] || return 0
   local cur host up upid
   cur=$(local_sql "SELECT conninfo FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null) || return 0
+  if [[ -z $cur ]]; then
+    NOT_STREAMING_CHECKS=$((NOT_STREAMING_CHECKS + 1))
+    ((NOT_STREAMING_CHECKS >= 3)) || return 0
+    read -r up upid < <(find_upstream) || return 0
+    log "follow: not streaming for $NOT_STREAMING_CHECKS checks; repmgr standby follow --upstream-node-id=$upid ($up)"
+    run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$upid" -W ||
+      log "WARNING: standby follow failed"
+    NOT_STREAMING_CHECKS=0
+    return 0
+  fi
+  NOT_STREAMING_CHECKS=0
   host=${cur#*host=}
   host=${host%% *}
   host=${host//\'/}

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExampleCluster } from './harness';
-import { decisions, describeVerdict, dumpLogs, invariantFailures, newestPodLog, underLoad, waitConverged, waitStreaming } from './workload';
+import { closeForward, decisions, describeVerdict, dumpLogs, invariantFailures, newestPodLog, underLoad, waitConverged, waitStreaming } from './workload';
 
 let cluster: ExampleCluster;
 let forward: Awaited<ReturnType<ExampleCluster['forward']>>;
@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await forward?.close();
+  await closeForward(forward);
   if (cluster) {
     const leftovers = await cluster.stop();
     expect(leftovers).toEqual([]);

@@ -92,15 +92,16 @@ export class Workload {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const c = new Client(this.clientConfig());
+      c.on('error', () => undefined);
       try {
         await c.connect();
         await c.query(`CREATE TABLE IF NOT EXISTS ${this.table} (id bigint PRIMARY KEY, writer int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())`);
         const { rows } = await c.query(`SELECT coalesce(max(id), 0) AS m FROM ${this.table}`);
         this.nextId = Number(rows[0].m) + 1;
-        await c.end();
+        await endQuietly(c);
         break;
       } catch (error) {
-        await void endQuietly(c);
+        await endQuietly(c);
         if (Date.now() > deadline) throw error;
         await sleep(RETRY_MS);
       }
@@ -338,7 +339,7 @@ export async function convergedOnce(cluster: ExampleCluster): Promise<ConvergedS
         if (r.status !== 'up' || r.role !== want) throw new Error(`pgpool ${p}: ${host} is ${r.status} ${r.role}, expected up ${want}`);
       }
     } finally {
-      await void endQuietly(c);
+      await endQuietly(c);
       await fwd.close();
     }
   }
@@ -538,4 +539,13 @@ export function decisions(log: string): string {
     .split('\n')
     .filter((l) => / entrypoint: (role|rejoin|clone|re-clone|promote|register|fence|handover|SIGTERM)/.test(l))
     .join('\n');
+}
+
+/**
+ * Closes a port-forward without hanging the suite: the runtime's close waits for every proxied
+ * connection to end, and a connection to a pod that was killed mid-session may never end.
+ */
+export async function closeForward(forward: { close: () => Promise<void> } | undefined): Promise<void> {
+  if (!forward) return;
+  await Promise.race([forward.close().catch(() => undefined), sleep(10_000)]);
 }
