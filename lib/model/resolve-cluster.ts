@@ -427,7 +427,9 @@ export function resolveCluster(
     : [];
   const tiers = [memberTier, ...cascadeTiers, ...witnessTier];
 
-  // Every derived name must fit the limit of the object kind it names.
+  // Every derived name must fit the limit of the object kind it names. The StatefulSet bound
+  // (52) is the tightest: it also keeps every other derived name (`-ro` Services, `-config`
+  // and `-scripts` ConfigMaps, pod host names) within 63 characters.
   for (const tier of tiers) {
     check(
       tier.statefulSetName.length <= MAX_STATEFULSET_NAME_LENGTH,
@@ -435,17 +437,7 @@ export function resolveCluster(
       `makes the StatefulSet name "${tier.statefulSetName}" ${tier.statefulSetName.length} characters long, over the ${MAX_STATEFULSET_NAME_LENGTH} that its pods' controller-revision-hash label allows`,
       'Shorten the cluster name or the layer name.',
     );
-    if (tier.kind === 'cascade') {
-      const readService = `${tier.statefulSetName}${NAME_SUFFIX.readService}`;
-      check(readService.length <= MAX_LABEL_LENGTH, 'cascades[].name', `makes the Service name "${readService}" too long`, 'Shorten the cluster name or the layer name.');
-    }
   }
-  check(
-    `${name}${NAME_SUFFIX.pgpoolScripts}`.length <= MAX_LABEL_LENGTH,
-    'clusterName',
-    `"${name}" is too long for the names derived from it`,
-    `Use at most ${MAX_LABEL_LENGTH - NAME_SUFFIX.pgpoolScripts.length} characters.`,
-  );
 
   // ---- Replication ------------------------------------------------------------------------
   const replication = props.replication ?? { mode: 'async' as const };

@@ -48,6 +48,10 @@ export function renderRepmgrConf(cluster: ResolvedCluster, tier: ResolvedTier): 
           setting('primary_visibility_consensus', true),
           // Standbys stop their walreceivers during an election, so none races ahead.
           setting('standby_disconnect_on_failover', true),
+          // ...but a sibling whose primary vanished silently keeps restarting its walreceiver
+          // against it, and the candidate waited the default 30 s for it (measured: promotion
+          // 15-50 s after a partition). It cannot receive anything from a silent primary.
+          setting('sibling_nodes_disconnect_timeout', 5),
           setting('degraded_monitoring_timeout', -1),
           setting('log_status_interval', 60),
         ],

@@ -7,6 +7,7 @@
 import { Client, type ClientConfig } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExampleCluster } from './harness';
+import { waitConverged } from './workload';
 
 let cluster: ExampleCluster;
 let bootstrapMs = 0;
@@ -15,6 +16,12 @@ beforeAll(async () => {
   cluster = await ExampleCluster.start('cluster-e2e');
   try {
     bootstrapMs = await cluster.waitAllReady();
+    // Ready pods are not yet a settled cluster: a Pgpool-II that started before a standby
+    // answered re-attaches it a few seconds later, and that failback event ends the sessions
+    // open at the time. The tests start from the settled state.
+    const settle = Date.now();
+    await waitConverged(cluster);
+    console.log(`converged (Pgpool-II shows every backend up) ${((Date.now() - settle) / 1000).toFixed(1)} s after all pods were Ready`);
   } catch (error) {
     for (const pod of [...cluster.members, ...cluster.cascades, ...(await cluster.pgpoolPods())]) {
       console.log(`---- logs of ${pod}\n${(await cluster.rt.logs(pod, { namespace: cluster.namespace })).slice(-4000)}`);

@@ -5,29 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExampleCluster } from './harness';
-import { closeForward, decisions, describeVerdict, dumpLogs, invariantFailures, newestPodLog, underLoad, waitConverged } from './workload';
+import { decisions, describeVerdict, invariantFailures, newestPodLog, underLoad, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
+let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
-let forward: Awaited<ReturnType<ExampleCluster['forward']>>;
+let forward: ConvergedCluster['forward'];
 
 beforeAll(async () => {
-  cluster = await ExampleCluster.start('failover-crash', { replication: { mode: 'quorum', standbys: 1 } });
-  try {
-    await cluster.waitAllReady();
-    await waitConverged(cluster);
-  } catch (error) {
-    await dumpLogs(cluster);
-    throw error;
-  }
-  forward = await cluster.forward();
+  started = await startConverged('failover-crash', { replication: { mode: 'quorum', standbys: 1 } });
+  ({ cluster, forward } = started);
 });
 
 afterAll(async () => {
-  await closeForward(forward);
-  if (cluster) {
-    const leftovers = await cluster.stop();
-    expect(leftovers).toEqual([]);
-  }
+  expect(await stopConverged(started)).toEqual([]);
 });
 
 describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {

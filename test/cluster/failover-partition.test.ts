@@ -6,40 +6,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExampleCluster } from './harness';
-import { closeForward, decisions, describeVerdict, dumpLogs, entrypointHistory, invariantFailures, newestPodLog, underLoad, waitConverged, waitStreaming } from './workload';
+import { decisions, describeVerdict, entrypointHistory, invariantFailures, newestPodLog, underLoad, waitStreaming, servesAsPrimary, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
+let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
-let forward: Awaited<ReturnType<ExampleCluster['forward']>>;
+let forward: ConvergedCluster['forward'];
 
 beforeAll(async () => {
-  cluster = await ExampleCluster.start('failover-partition', { replication: { mode: 'quorum', standbys: 1 } });
-  try {
-    await cluster.waitAllReady();
-    await waitConverged(cluster);
-  } catch (error) {
-    await dumpLogs(cluster);
-    throw error;
-  }
-  forward = await cluster.forward();
+  started = await startConverged('failover-partition', { replication: { mode: 'quorum', standbys: 1 } });
+  ({ cluster, forward } = started);
 });
 
 afterAll(async () => {
-  await cluster?.rt.heal().catch(() => undefined);
-  await closeForward(forward);
-  if (cluster) {
-    const leftovers = await cluster.stop();
-    expect(leftovers).toEqual([]);
-  }
+  // Heal first: a cut-off or frozen pod would slow the teardown down.
+  await started?.cluster.rt.heal().catch(() => undefined);
+  expect(await stopConverged(started)).toEqual([]);
 });
-
-/** Whether `pod` still runs postgres out of recovery (asked on its own socket, so a partition does not matter). */
-async function stillPrimary(pod: string): Promise<boolean> {
-  try {
-    return (await cluster.psql(pod, 'SELECT pg_is_in_recovery()', { timeoutMs: 5_000 })) === 'f';
-  } catch {
-    return false;
-  }
-}
 
 describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {
   it('WHEN the primary is cut off from the network THEN it fences itself, a standby is promoted, and after healing it rejoins as a standby', async () => {
@@ -56,7 +38,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
             .waitFor(async () => workload.acked().find((r) => r.tli! > tliBefore), { timeoutMs: 120_000, intervalMs: 100, what: 'a write on a newer timeline' })
             .then((r) => (promotedAckMs = r.end - t0)),
           cluster.rt
-            .waitFor(async () => !(await stillPrimary(before)), { timeoutMs: 120_000, intervalMs: 250, what: `${before} fenced` })
+            .waitFor(async () => !(await servesAsPrimary(cluster, before)), { timeoutMs: 120_000, intervalMs: 250, what: `${before} fenced` })
             .then(() => (fencedMs = Date.now() - t0)),
         ]);
         // A write straight to the isolated node (its own socket) is refused.

@@ -21,7 +21,8 @@
  * (`pg_control_checkpoint()` still shows the old timeline until the next checkpoint).
  */
 import { Client, type ClientConfig } from 'pg';
-import type { ExampleCluster } from './harness';
+import type { PostgresClusterProps } from '../../lib/model/props';
+import { ExampleCluster } from './harness';
 
 export const RETRY_MS = 200;
 
@@ -548,4 +549,45 @@ export function decisions(log: string): string {
 export async function closeForward(forward: { close: () => Promise<void> } | undefined): Promise<void> {
   if (!forward) return;
   await Promise.race([forward.close().catch(() => undefined), sleep(10_000)]);
+}
+
+/** What a failover test file works on: its cluster and one port-forward of the Pgpool-II Service. */
+export interface ConvergedCluster {
+  readonly cluster: ExampleCluster;
+  readonly forward: Awaited<ReturnType<ExampleCluster['forward']>>;
+}
+
+/**
+ * Starts the example cluster on a runtime instance of its own, waits until every pod is Ready
+ * and the replication topology converged, and opens the Pgpool-II port-forward the workload
+ * uses. On failure it prints every pod's log and tears the cluster down before rethrowing, so
+ * a broken start never leaves a cluster behind.
+ */
+export async function startConverged(instance: string, overrides: Partial<PostgresClusterProps> = {}): Promise<ConvergedCluster> {
+  const cluster = await ExampleCluster.start(instance, overrides);
+  try {
+    await cluster.waitAllReady();
+    await waitConverged(cluster);
+    return { cluster, forward: await cluster.forward() };
+  } catch (error) {
+    await dumpLogs(cluster);
+    await cluster.stop();
+    throw error;
+  }
+}
+
+/** Closes the forward and tears the cluster down; returns what teardown left (nothing, normally). */
+export async function stopConverged(started: ConvergedCluster | undefined): Promise<string[]> {
+  if (!started) return [];
+  await closeForward(started.forward);
+  return started.cluster.stop();
+}
+
+/** Whether `pod` still runs PostgreSQL out of recovery (asked on its own socket, so a partition does not matter). */
+export async function servesAsPrimary(cluster: ExampleCluster, pod: string): Promise<boolean> {
+  try {
+    return (await cluster.psql(pod, 'SELECT pg_is_in_recovery()', { timeoutMs: 5_000 })) === 'f';
+  } catch {
+    return false;
+  }
 }

@@ -246,6 +246,7 @@ describe('repmgr.conf: GIVEN a tier WHEN rendered THEN the common repmgr setting
     ['connection_check_type', 'ping'],
     ['primary_visibility_consensus', 'on'],
     ['standby_disconnect_on_failover', 'on'],
+    ['sibling_nodes_disconnect_timeout', '5'],
     ['degraded_monitoring_timeout', '-1'],
     ['service_start_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 start -l /dev/stderr'],
     ['service_stop_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 stop -m fast'],

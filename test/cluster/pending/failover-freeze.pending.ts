@@ -13,40 +13,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExampleCluster } from '../harness';
-import { closeForward, decisions, describeVerdict, dumpLogs, entrypointHistory, invariantFailures, underLoad, waitConverged, waitStreaming } from '../workload';
+import { decisions, describeVerdict, entrypointHistory, invariantFailures, underLoad, waitStreaming, servesAsPrimary, startConverged, stopConverged, type ConvergedCluster } from '../workload';
 
+let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
-let forward: Awaited<ReturnType<ExampleCluster['forward']>>;
+let forward: ConvergedCluster['forward'];
 
 beforeAll(async () => {
-  cluster = await ExampleCluster.start('failover-freeze', { replication: { mode: 'quorum', standbys: 1 } });
-  try {
-    await cluster.waitAllReady();
-    await waitConverged(cluster);
-  } catch (error) {
-    await dumpLogs(cluster);
-    throw error;
-  }
-  forward = await cluster.forward();
+  started = await startConverged('failover-freeze', { replication: { mode: 'quorum', standbys: 1 } });
+  ({ cluster, forward } = started);
 });
 
 afterAll(async () => {
-  await cluster?.rt.heal().catch(() => undefined);
-  await closeForward(forward);
-  if (cluster) {
-    const leftovers = await cluster.stop();
-    expect(leftovers).toEqual([]);
-  }
+  // Heal first: a cut-off or frozen pod would slow the teardown down.
+  await started?.cluster.rt.heal().catch(() => undefined);
+  expect(await stopConverged(started)).toEqual([]);
 });
-
-/** Whether `pod` still runs postgres out of recovery (asked on its own socket, so a partition does not matter). */
-async function stillPrimary(pod: string): Promise<boolean> {
-  try {
-    return (await cluster.psql(pod, 'SELECT pg_is_in_recovery()', { timeoutMs: 5_000 })) === 'f';
-  } catch {
-    return false;
-  }
-}
 
 describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {
   it('WHEN the primary is frozen longer than failure detection and thawed THEN it accepts no write after thawing and rejoins as a standby', async () => {
@@ -64,7 +46,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
         thawAt = Date.now();
         // A client of the old primary writes right after the thaw, straight to its socket.
         direct = await cluster.exec(before, ['psql', '-X', '-At', '-h', '/var/run/postgresql', '-U', 'postgres', '-d', 'app', '-c', 'INSERT INTO failover_rows (id, writer) VALUES (-2, -2)'], 60_000);
-        await cluster.rt.waitFor(async () => !(await stillPrimary(before)), { timeoutMs: 60_000, intervalMs: 200, what: `${before} fenced after thaw` });
+        await cluster.rt.waitFor(async () => !(await servesAsPrimary(cluster, before)), { timeoutMs: 60_000, intervalMs: 200, what: `${before} fenced after thaw` });
         fencedAfterThawMs = Date.now() - thawAt;
         await waitStreaming(cluster, before, t0);
       },

@@ -22,29 +22,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExampleCluster } from '../harness';
-import { Workload, closeForward, describeVerdict, dumpLogs, entrypointHistory, verify, waitConverged } from '../workload';
+import { Workload, describeVerdict, dumpLogs, entrypointHistory, verify, startConverged, stopConverged, type ConvergedCluster } from '../workload';
 
+let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
-let forward: Awaited<ReturnType<ExampleCluster['forward']>>;
+let forward: ConvergedCluster['forward'];
 
 beforeAll(async () => {
-  cluster = await ExampleCluster.start('failover-kill', { replication: { mode: 'quorum', standbys: 1 } });
-  try {
-    await cluster.waitAllReady();
-    await waitConverged(cluster);
-  } catch (error) {
-    await dumpLogs(cluster);
-    throw error;
-  }
-  forward = await cluster.forward();
+  started = await startConverged('failover-kill', { replication: { mode: 'quorum', standbys: 1 } });
+  ({ cluster, forward } = started);
 });
 
 afterAll(async () => {
-  await closeForward(forward);
-  if (cluster) {
-    const leftovers = await cluster.stop();
-    expect(leftovers).toEqual([]);
-  }
+  expect(await stopConverged(started)).toEqual([]);
 });
 
 /** The newest pod's log of `pod` (after a kill, the replacement pod's). */
