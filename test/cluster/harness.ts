@@ -270,7 +270,8 @@ export class ExampleCluster {
         return { client, attempts, elapsedMs: Date.now() - start };
       } catch (error) {
         lastError = error;
-        await client.end().catch(() => undefined);
+        // Never await end() after a failed connect: node-postgres never settles it then.
+        client.end().catch(() => undefined);
         await new Promise((r) => setTimeout(r, 250));
       }
     }

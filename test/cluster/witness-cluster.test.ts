@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExampleCluster } from './harness';
+import { closeForward } from './workload';
 
 let cluster: ExampleCluster;
 
@@ -37,7 +38,7 @@ async function writeThroughPgpool(id: number): Promise<void> {
       await client.end();
     }
   } finally {
-    await forward.close();
+    await closeForward(forward);
   }
 }
 
@@ -55,11 +56,7 @@ describe('GIVEN two members and a witness', () => {
     const killedAt = Date.now();
     await cluster.rt.killPod(cluster.members[0]);
     try {
-      await cluster.rt.waitFor(async () => {
-        const primary = await cluster.primary();
-        console.log(`${new Date().toISOString()} primary: ${primary}`);
-        return primary === cluster.members[1];
-      }, {
+      await cluster.rt.waitFor(async () => (await cluster.primary()) === cluster.members[1], {
         timeoutMs: 120_000,
         intervalMs: 500,
         what: `${cluster.members[1]} promoted`,
