@@ -3,10 +3,14 @@
  * deleted so it re-clones, the first-layer standby that cascades stream from killed), then
  * every pod of the cluster killed at once. Quorum-synchronous replication: zero acknowledged
  * writes may be lost.
+ *
+ * PENDING (moved out of CI at the end of 2026-11-25): it passed in 5 runs, then its beforeAll
+ * (start, converge, port-forward) hung past the 600 s hook timeout in a clean-clone CI run;
+ * not yet diagnosed. Find the hang before moving it back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExampleCluster } from './harness';
-import { decisions, describeVerdict, invariantFailures, newestPodLog, underLoad, waitConverged, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { ExampleCluster } from '../harness';
+import { decisions, describeVerdict, invariantFailures, newestPodLog, underLoad, waitConverged, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from '../workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
