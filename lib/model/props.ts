@@ -122,7 +122,15 @@ export type ReplicationMode =
 
 /**
  * repmgrd failure detection. Detection time is about
- * `monitorIntervalSeconds + reconnectAttempts * (reconnectIntervalSeconds + connectTimeoutSeconds)`.
+ * `monitorIntervalSeconds + (reconnectAttempts - 1) * reconnectIntervalSeconds` after the
+ * primary stops answering (plus up to `reconnectAttempts * connectTimeoutSeconds` when its
+ * packets are dropped silently).
+ *
+ * repmgrd cancels an election when a sibling saw the primary less than
+ * `2 * monitorIntervalSeconds` ago (`primary_visibility_consensus`, which keeps a standby that
+ * alone lost the primary from promoting). A failure detected faster than that window would
+ * cancel elections whenever the standbys' checks are out of phase, so the settings must keep
+ * `(reconnectAttempts - 1) * reconnectIntervalSeconds >= 2 * monitorIntervalSeconds`.
  */
 export interface FailoverTimingOptions {
   /**
@@ -132,7 +140,7 @@ export interface FailoverTimingOptions {
   readonly monitorIntervalSeconds?: number;
   /**
    * Reconnection attempts before the upstream is declared failed.
-   * @default 2
+   * @default 3
    */
   readonly reconnectAttempts?: number;
   /**

@@ -471,7 +471,7 @@ export function resolveCluster(
   const failover = props.failover ?? {};
   const timing = {
     monitorIntervalSeconds: failover.monitorIntervalSeconds ?? 1,
-    reconnectAttempts: failover.reconnectAttempts ?? 2,
+    reconnectAttempts: failover.reconnectAttempts ?? 3,
     reconnectIntervalSeconds: failover.reconnectIntervalSeconds ?? 1,
     connectTimeoutSeconds: failover.connectTimeoutSeconds ?? 2,
   };
@@ -484,6 +484,17 @@ export function resolveCluster(
     2,
     60,
     'libpq treats a connect_timeout below 2 as 2: use 2 or more.',
+  );
+  // repmgrd counts a sibling that saw the primary less than 2 x monitor_interval_secs ago as
+  // "primary still visible" and cancels the election for good (it never retries). Measured
+  // with 2 attempts of 1 s: about one kill in three ended in a cancelled election.
+  const detectionSeconds = (timing.reconnectAttempts - 1) * timing.reconnectIntervalSeconds;
+  const visibilityWindow = 2 * timing.monitorIntervalSeconds;
+  check(
+    detectionSeconds >= visibilityWindow,
+    'failover.reconnectAttempts',
+    `gives ${detectionSeconds}s of reconnection ((reconnectAttempts - 1) x reconnectIntervalSeconds), shorter than repmgrd's ${visibilityWindow}s primary-visibility window (2 x monitorIntervalSeconds): standbys that notice the failure a moment apart would cancel the election and leave the cluster without a primary`,
+    `Use reconnectAttempts of at least ${Math.ceil(visibilityWindow / timing.reconnectIntervalSeconds) + 1} or a longer reconnectIntervalSeconds.`,
   );
 
   // ---- Users and credentials -----------------------------------------------------------------

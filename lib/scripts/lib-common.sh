@@ -33,8 +33,13 @@ export PGPASSFILE=$RUN_DIR/pgpass
 # Local admin connections go through the socket; peers are reached over TCP.
 export PGHOST=$PGHA_SOCKET_DIR PGPORT=$PGHA_PORT
 # Short connect timeout and keepalives for every libpq connection the scripts open: a dead
-# peer must cost seconds, not the kernel's TCP timeout.
-PEER_CONN_OPTS="port=$PGHA_PORT connect_timeout=${PGHA_CONNECT_TIMEOUT:-2} keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3"
+# peer must cost seconds, not the kernel's TCP timeout. This is also the conninfo repmgr
+# records for the node, so repmgrd's connections and the WAL receivers get it too.
+# tcp_user_timeout: keepalives only probe an idle connection; one whose query was sent when
+# the peer vanished waits on retransmissions for ~15 minutes. Seen: repmgrd silent for 84 s
+# after a partition (no election, the other standby waiting for it), until the entrypoint's
+# fallback election. A frozen peer still acknowledges at the TCP level: neither helps there.
+PEER_CONN_OPTS="port=$PGHA_PORT connect_timeout=${PGHA_CONNECT_TIMEOUT:-2} keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3 tcp_user_timeout=10000"
 
 log() {
   # printf's %(...)T avoids a fork per log line (fork is slow on small VMs).

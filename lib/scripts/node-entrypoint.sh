@@ -43,6 +43,9 @@ run_child() {
 
 pg_start() {
   write_postgresql_conf
+  # Only a standby start needs the primary's parameter floor; a primary start takes the
+  # configured values (and records them in WAL for its standbys).
+  if [[ -e $PGDATA/standby.signal ]]; then write_param_floor; else rm -f "$PARAM_FLOOR_CONF"; fi
   run_child pg_ctl -D "$PGDATA" -w -t "$PGHA_START_TIMEOUT" -l "$PG_LOG_FIFO" "$@" start >/dev/null
 }
 
@@ -93,7 +96,53 @@ now() { printf '%(%s)T' -1; }
 # because clone and rewind copy the peer's copy.
 write_postgresql_conf() {
   [[ -d $PGDATA ]] || return 0
-  printf "include '%s/postgresql.conf'\n" "$PGHA_CONFIG_DIR" >"$PGDATA/postgresql.conf"
+  printf "include '%s/postgresql.conf'\ninclude_if_exists '%s'\n" "$PGHA_CONFIG_DIR" "$PARAM_FLOOR_CONF" >"$PGDATA/postgresql.conf"
+}
+
+# A standby refuses to start recovery when one of these is lower than on its primary
+# ("recovery aborted because of insufficient parameter settings"). They follow the topology
+# (max_wal_senders grows with the number of standbys), so after a scale-down every restarted
+# standby gets the new, lower value while the primary keeps the old one until its own
+# restart: without a floor the rolling update stalls on the first standby. The control file
+# holds the primary's values as of the last WAL replayed (pg_rewind and clones copy the
+# primary's); $1, when given, is the primary to ask for its live values too. The floor is a
+# file outside PGDATA, included last, so repmgr's own restarts (rejoin, follow) use it too.
+PARAM_FLOOR_CONF=$RUN_DIR/param-floor.conf
+declare -A FLOOR_CONTROL_LABEL=(
+  [max_connections]='max_connections setting'
+  [max_worker_processes]='max_worker_processes setting'
+  [max_wal_senders]='max_wal_senders setting'
+  [max_prepared_transactions]='max_prepared_xacts setting'
+  [max_locks_per_transaction]='max_locks_per_xact setting'
+)
+write_param_floor() {
+  local peer=${1:-} control p want mine tmp out=""
+  local -A live=()
+  rm -f "$PARAM_FLOOR_CONF"
+  control=$(pg_controldata "$PGDATA" 2>/dev/null) || return 0
+  if [[ -n $peer ]]; then
+    local name value
+    while IFS='|' read -r name value; do
+      [[ -n $name ]] && live[$name]=$value
+    done < <(peer_sql "$peer" "SELECT name || '|' || setting FROM pg_settings WHERE name IN ('max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions', 'max_locks_per_transaction')")
+  fi
+  for p in "${!FLOOR_CONTROL_LABEL[@]}"; do
+    want=$(sed -n "s/^${FLOOR_CONTROL_LABEL[$p]}:[[:space:]]*//p" <<<"$control")
+    [[ ${live[$p]:-} =~ ^[0-9]+$ && ( -z $want || ${live[$p]} -gt $want ) ]] && want=${live[$p]}
+    [[ $want =~ ^[0-9]+$ ]] || continue
+    # The configured value (the floor file is gone, so this reads the ConfigMap's).
+    mine=$(postgres -D "$PGDATA" -C "$p" 2>/dev/null)
+    [[ $mine =~ ^[0-9]+$ ]] || continue
+    if ((want > mine)); then
+      out+="$p = $want"$'\n'
+      log "standby start: $p = $want (primary's value) instead of the configured $mine until the primary restarts with the new value"
+    fi
+  done
+  [[ -n $out ]] || return 0
+  tmp=$(mktemp "$RUN_DIR/.floor.XXXXXX")
+  printf '# written by node-entrypoint.sh: parameters a standby must not set lower than its primary\n%s' "$out" >"$tmp"
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$PARAM_FLOOR_CONF"
 }
 
 write_repmgr_conf() {
@@ -505,6 +554,8 @@ rejoin_to() {
   busy rejoining
   publish_status rejoining "$(local_sysid)"
   write_postgresql_conf
+  # repmgr starts the rewound node itself, with the primary's control file: floor first.
+  write_param_floor "$prim"
   log "rejoin: repmgr node rejoin --force-rewind to primary $prim (local timeline $mytli, primary's $ptli)"
   local t0
   t0=$(now)
@@ -544,6 +595,14 @@ member_main() {
         psys=$(peer_sysid "$prim")
         if [[ -n $psys && -n $mysys && $psys != "$mysys" ]]; then
           die "data directory belongs to another cluster (system identifier $mysys, primary $prim has $psys): refusing to touch it"
+        fi
+        if stale_claim "$prim"; then
+          # repmgr node rejoin refuses a node without a record, and the primary kept no WAL
+          # for it since its slot was dropped: a fresh copy is the only sound start.
+          log "role: standby (stale data on a reused claim: $STALE_REASON): re-cloning from primary $prim"
+          reclone_from "$prim" && return 0
+          nap
+          continue
         fi
         log "role: standby (data directory present, primary $prim is running)"
         rejoin_to "$prim"
@@ -587,6 +646,20 @@ member_main() {
     fi
     nap
   done
+}
+
+# A claim left behind by a scale-down and reused by a scale-up: the primary has no repmgr
+# record of this node (the primary unregistered it, see scaledown_check), so the data is
+# from before the node left, however long ago. Fails when the record exists or the primary
+# cannot be asked (then the usual rejoin decides).
+STALE_REASON=
+stale_claim() {
+  local prim=$1 rec ptli plsn
+  rec=$(peer_sql "$prim" "SELECT count(*) FROM repmgr.nodes WHERE node_id = $NODE_ID") || return 1
+  [[ $rec == 0 ]] || return 1
+  read -r ptli plsn < <(peer_sql "$prim" "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int || ' ' || pg_current_wal_lsn()")
+  STALE_REASON="primary $prim has no repmgr record of node $NODE_ID (scaled away and unregistered, or never registered); local data ends at timeline $(controldata_field "Latest checkpoint's TimeLineID") checkpoint $(controldata_field 'Latest checkpoint location'), primary is at timeline ${ptli:-?} lsn ${plsn:-?}"
+  return 0
 }
 
 # Succeeds (printing why) only when every other member answers on its status endpoint and
@@ -848,6 +921,59 @@ cascade_check() {
   ON_PRIMARY_CHECKS=0
 }
 
+# Scale-down bookkeeping (member primary, every supervision pass). Kubernetes deletes the
+# pods of a scaled-down StatefulSet (and keeps their claims), but nothing tells repmgr: their
+# records stay active (repmgrd counts them as unreachable siblings in every election) and their
+# replication slots keep WAL on the primary forever. A member node id beyond the members in
+# PGHA_MEMBER_HOSTS whose slot is inactive and whose pod has not answered on its status
+# endpoint for PGHA_SCALEDOWN_GRACE seconds in a row is unregistered and its slot dropped.
+# A member that is merely restarting is never touched: its ordinal is within the list. A pod
+# of a scale-up that this primary (started with the shorter list) does not know yet answers
+# on its status endpoint, so it is not touched either.
+: "${PGHA_SCALEDOWN_GRACE:=20}"
+declare -A GONE_SINCE=()
+scaledown_check() {
+  [[ $PGHA_ROLE_TIER == member && $CURRENT_STATE == primary ]] || return 0
+  local -a hosts
+  local n lo hi rows id type slot active host t
+  read -r -a hosts <<<"${PGHA_MEMBER_HOSTS:-}"
+  n=${#hosts[@]}
+  ((n > 0)) || return 0
+  # Member node ids are base + ordinal; cascades and the witness have ids of their own.
+  lo=$((PGHA_NODE_ID_BASE + n)) hi=$((PGHA_NODE_ID_BASE + 1000))
+  rows=$(psql -X -At -q -F ' ' -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "
+    SELECT COALESCE(n.node_id, s.id), COALESCE(n.type, '-'), COALESCE(s.slot_name, '-'), COALESCE(s.active::text, '-')
+    FROM repmgr.nodes n FULL JOIN (
+      SELECT slot_name, active, CASE WHEN slot_name ~ '^repmgr_slot_[0-9]{1,9}\$' THEN substr(slot_name, 13)::int END AS id
+      FROM pg_replication_slots) s ON s.id = n.node_id
+    WHERE COALESCE(n.node_id, s.id) >= $lo AND COALESCE(n.node_id, s.id) < $hi" 2>/dev/null) || return 0
+  local -A seen=()
+  while read -r id type slot active; do
+    [[ $id =~ ^[0-9]+$ ]] || continue
+    seen[$id]=1
+    host="${POD_NAME%-*}-$((id - PGHA_NODE_ID_BASE)).$PGHA_SERVICE.$PGHA_DOMAIN_SUFFIX"
+    if [[ $active == true || -n $(read_peer_status "$host") ]]; then
+      unset 'GONE_SINCE[$id]'
+      continue
+    fi
+    t=${GONE_SINCE[$id]:-}
+    [[ -n $t ]] || { GONE_SINCE[$id]=$(now); continue; }
+    (($(now) - t >= PGHA_SCALEDOWN_GRACE)) || continue
+    log "scale-down: node $id (${host%%.*}) is beyond the $n configured members, its slot is inactive and its pod gone for $(($(now) - t))s: unregistering it and dropping its replication slot"
+    case $type in
+      standby) repmgr -f "$REPMGR_CONF" standby unregister --node-id="$id" >/dev/null 2>&1 || log "WARNING: standby unregister of node $id failed" ;;
+      primary) repmgr -f "$REPMGR_CONF" primary unregister --node-id="$id" >/dev/null 2>&1 || log "WARNING: primary unregister of node $id failed" ;;
+    esac
+    [[ $slot != - ]] && { local_sql "SELECT pg_drop_replication_slot('$slot') FROM pg_replication_slots WHERE slot_name = '$slot' AND NOT active" >/dev/null 2>&1 || log "WARNING: could not drop replication slot $slot"; }
+    unset 'GONE_SINCE[$id]'
+  done <<<"$rows"
+  # Forget nodes that came back or were cleaned up by someone else.
+  for id in "${!GONE_SINCE[@]}"; do
+    [[ -n ${seen[$id]:-} ]] || unset 'GONE_SINCE[$id]'
+  done
+  return 0
+}
+
 supervise() {
   local down_since=0 restarts=0
   refresh_status auto || true
@@ -876,6 +1002,7 @@ supervise() {
     fi
     postgres_running && fence_check
     postgres_running && cascade_check
+    postgres_running && scaledown_check
     orphan_check
   done
 }

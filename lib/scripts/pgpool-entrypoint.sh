@@ -109,11 +109,92 @@ backend_in_recovery() {
     -c "SELECT pg_is_in_recovery()::text || CASE WHEN pg_is_in_recovery() THEN '|' || COALESCE((SELECT status FROM pg_stat_wal_receiver), 'none') ELSE '|primary' END" 2>/dev/null
 }
 
+# Pid of pgpool's streaming-replication check worker ("pgpool: worker process", a child of
+# pgpool), or nothing. Read from /proc: the image need not ship procps.
+sr_worker_pid() {
+  local d cmd stat
+  for d in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+    [[ $cmd == "pgpool: worker process"* ]] || continue
+    stat=$(<"$d/stat") || continue
+    # Field 4 of stat is the parent pid; the command name before it is "(pgpool)".
+    stat=${stat#*) }
+    read -r _ stat _ <<<"$stat"
+    [[ $stat == "$PGPOOL_PID" ]] && printf '%s' "${d#/proc/}" && return 0
+  done
+  return 1
+}
+
+# A failover that never ends. Pgpool-II's streaming-replication check worker connects to
+# every up backend each sr_check_period and holds the "follow primary" lock while it does;
+# its connections have no timeout after the TCP handshake. A backend whose kernel accepts
+# connections but whose postgres never answers (a frozen or hung node) blocks it in read()
+# for good. Then the failover that detaches that backend waits in find_primary_node for the
+# lock, forever: pgpool keeps the detached node as its primary, every write fails and every
+# pcp attach/detach only queues behind it (seen: 2 min, until the node was thawed). The
+# worker's SIGTERM handler exits and releases the lock on the way out (all of 4.3-4.6), the
+# failover then completes and pgpool forks a new worker, which skips down backends.
+STUCK_PASSES=0
+unstick_failover() {
+  local pid
+  STUCK_PASSES=$((STUCK_PASSES + 1))
+  # One pass may catch a failover that is merely under way (search_primary_node_timeout).
+  ((STUCK_PASSES >= 2)) || return 0
+  pid=$(sr_worker_pid) || { log "correction: pgpool's failover of backend $1 is stuck, but no check worker found"; return 0; }
+  log "correction: pgpool's primary is backend $1, which it has detached, for $STUCK_PASSES checks: its failover waits for the streaming-replication check worker (pid $pid), blocked on a backend that accepts connections but does not answer: SIGTERM to the worker"
+  kill -TERM "$pid" 2>/dev/null || log "kill -TERM $pid failed"
+  STUCK_PASSES=0
+  SR_WORKER_STOPPED=1
+}
+
+# A worker that exits with status 0 is not restarted by pgpool, so after unstick_failover
+# pgpool runs without replication-delay checks (delay_threshold, auto_failback) until it
+# restarts. Restart it once every backend answers and pgpool agrees with the live primary:
+# its start-up connects to every backend without a timeout, so never while one is mute.
+# Costs this replica's client sessions once (a failover just cost them anyway).
+# Only after this loop stopped the worker itself: a worker missing for any other reason (not
+# forked yet at start-up, a process title this script does not know) must never make it
+# restart pgpool.
+SR_WORKER_STOPPED=0
+restore_sr_worker() {
+  ((SR_WORKER_STOPPED)) || return 0
+  [[ $(conf_value sr_check_period) =~ ^[1-9] ]] || return 0
+  sr_worker_pid >/dev/null && { SR_WORKER_STOPPED=0; return 0; }
+  log "correction: pgpool has no streaming-replication check worker (stopped by an earlier correction) and every backend answers: restarting pgpool (fast shutdown)"
+  kill -INT "$PGPOOL_PID" 2>/dev/null
+  wait "$PGPOOL_PID"
+  SR_WORKER_STOPPED=0
+  start_pgpool
+}
+
+# A PCP worker stuck the same way: pcp_node_info asks every backend it thinks is up for its
+# role, without a timeout once PQping succeeded, so a node frozen in that moment blocks the
+# worker for good (seen). The next failover waits for the PCP process to exit and never
+# ends, and PCP stops answering. A worker still there on the next failed pass gets SIGINT
+# (it only serves one request; pgpool forks a new one per connection).
+STUCK_PCP=""
+unstick_pcp() {
+  local d cmd pid seen=""
+  for d in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+    [[ $cmd == "pgpool: PCP: processing"* ]] || continue
+    pid=${d#/proc/}
+    seen+=" $pid"
+    if [[ " $STUCK_PCP " == *" $pid "* ]]; then
+      log "correction: PCP gives no answer and its worker (pid $pid, ${cmd% }) has been busy since the previous check: SIGINT (fast exit) to the worker"
+      # SIGTERM is a smart shutdown for a PCP worker (it waits for its request to end).
+      kill -INT "$pid" 2>/dev/null
+    fi
+  done
+  STUCK_PCP=$seen
+}
+
 # One pass: compares pcp_node_info with the backends' live roles and corrects pgpool.
 reconcile() {
   local info line id key value live lrec lstream
   local -a hosts=() ports=() statuses=() roles=()
-  info=$(pcp pcp_node_info -a -v 2>/dev/null) || return 0
+  info=$(pcp pcp_node_info -a -v 2>/dev/null) || { unstick_pcp; return 0; }
+  STUCK_PCP=""
   id=-1
   # Verbose "Key : value" lines, one block per backend starting with Hostname: the terse
   # format gained columns between versions (4.3 added the backend status and role).
@@ -130,10 +211,19 @@ reconcile() {
   local n=$id true_primary="" pool_primary=""
   local -a lives=()
   for ((id = 0; id < n; id++)); do
+    [[ ${roles[id]} == primary ]] && pool_primary=$id
+  done
+  # pgpool reports a primary that it has down only while a failover of it is in progress.
+  if [[ -n $pool_primary && ${statuses[pool_primary]} == 3 ]]; then
+    unstick_failover "$pool_primary"
+    # Requests sent now would only queue behind the stuck failover.
+    return 0
+  fi
+  STUCK_PASSES=0
+  for ((id = 0; id < n; id++)); do
     live=$(backend_in_recovery "${hosts[id]}" "${ports[id]}")
     lives[id]=$live
     [[ ${live%%|*} == false ]] && true_primary=${true_primary:+$true_primary,}$id
-    [[ ${roles[id]} == primary ]] && pool_primary=$id
   done
   # No primary or several: a failover or a split is under way; pgpool's own health check
   # detaches the dead one, and nothing here may pick a side.
@@ -146,7 +236,16 @@ reconcile() {
     if [[ $pool_primary != "$true_primary" ]]; then
       # pcp_promote_node is not used: in 4.3 it detaches every other backend. A detach and
       # attach makes pgpool run find_primary_node, which reads pg_is_in_recovery() itself.
-      local wrong=${pool_primary:-$true_primary}
+      # Only a wrong primary that is up and answers is cycled: attaching a backend that does
+      # not answer makes pgpool's main process connect to it without a timeout and hang.
+      # Without a usable wrong primary, an up standby that answers: detaching it makes
+      # pgpool search at once (it has no primary), where cycling the live primary costs
+      # two searches and its sessions.
+      local wrong=$true_primary
+      for ((id = 0; id < n; id++)); do
+        [[ $id != "$true_primary" && ${statuses[id]} != 3 && ${lives[id]} == true\|* ]] && wrong=$id && break
+      done
+      [[ -n $pool_primary && ${statuses[pool_primary]} != 3 && -n ${lives[pool_primary]} ]] && wrong=$pool_primary
       log "correction: pgpool's primary is ${pool_primary:-none}, the live primary is backend $true_primary (${hosts[true_primary]}): pcp_detach_node + pcp_attach_node $wrong"
       pcp pcp_detach_node -n "$wrong" >/dev/null 2>&1 || log "pcp_detach_node $wrong failed"
       pcp pcp_attach_node -n "$wrong" >/dev/null 2>&1 || log "pcp_attach_node $wrong failed"
@@ -164,6 +263,11 @@ reconcile() {
       pcp pcp_attach_node -n "$id" >/dev/null 2>&1 || log "pcp_attach_node $id failed"
     fi
   done
+  [[ -n $true_primary && $pool_primary == "$true_primary" ]] || return 0
+  for ((id = 0; id < n; id++)); do
+    [[ ${statuses[id]} != 3 && -n ${lives[id]} ]] || return 0
+  done
+  restore_sr_worker
 }
 
 supervise() {
@@ -180,6 +284,14 @@ supervise() {
   done
 }
 
+start_pgpool() {
+  log "start: pgpool -n -D (status file discarded: backends are rechecked at start)"
+  # Not exec'd: the reconcile loop must live next to pgpool, and pgpool reaps every child
+  # it did not start with a warning.
+  pgpool -n -D -f "$CONF" -a "$HBA" -F "$RUN_DIR/pcp.conf" -k "$PGPOOLKEYFILE" &
+  PGPOOL_PID=$!
+}
+
 main() {
   umask 0077
   [[ -d $RUN_DIR && -w $RUN_DIR ]] || die "$RUN_DIR must be a writable directory"
@@ -188,11 +300,7 @@ main() {
   write_credentials
   # Stale pid file from a previous container of this pod (the emptyDir survives restarts).
   rm -f "$(conf_value pid_file_name)" 2>/dev/null
-  log "start: pgpool -n -D (status file discarded: backends are rechecked at start)"
-  # Not exec'd: the reconcile loop must live next to pgpool, and pgpool reaps every child
-  # it did not start with a warning.
-  pgpool -n -D -f "$CONF" -a "$HBA" -F "$RUN_DIR/pcp.conf" -k "$PGPOOLKEYFILE" &
-  PGPOOL_PID=$!
+  start_pgpool
   supervise
 }
 
