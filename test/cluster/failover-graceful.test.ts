@@ -4,28 +4,12 @@
  * with no acknowledged write lost (the primary's fast shutdown sends all WAL to its connected
  * standbys before it exits, then repmgrd promotes the most advanced standby).
  *
- * PENDING (not run by CI: the cluster project includes only *.test.ts). Why: it passes when
- * repmgrd promotes (writes back in 2.5-3.5 s, old primary streaming again in 5-7 s, zero
- * loss), but in about one failover in three (4 of 10 benchmark runs, 1 of 7 test runs on
- * 2026-11-25) repmgrd cancels its own election: the second standby detects the failure about
- * a second later, so with primary_visibility_consensus its "last seen primary" is still fresh
- * ("cancelling failover as some nodes can still see the primary"); the cancelled candidate
- * never retries (it monitors the dead upstream "in degraded state") and the other standby
- * waits for it ("follower node awaiting notification"). A restarted repmgrd does not help: it
- * refuses to start while its upstream is down ("upstream node must be running before repmgrd
- * can start", tried). The entrypoint's election then runs after the failover wait (44 s) and
- * elects the most advanced node, which is the old primary back in hold mode (same LSN, lowest
- * node id): no data is lost and no two nodes take writes, but no standby is promoted and this
- * scenario's assertions fail. Needs a construct/timing decision (see the report). Also seen
- * once: rt.deletePod did not resolve (the test timed out) although the pod was gone and
- * recreated within 5 s and the failover took 2 s; the call is now bounded below.
- * Run by hand (root):
- *   npx vitest run -c test/cluster/pending/vitest.pending.config.ts \
- *     test/cluster/pending/failover-graceful.pending.ts
+ * Back in CI since 2026-11-25 evening, once the cancelled-election stall was fixed (see
+ * failover-kill.test.ts: repmgrd's reconnection now outlasts its primary-visibility window).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExampleCluster } from '../harness';
-import { decisions, describeVerdict, invariantFailures, newestPodLog, underLoad, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from '../workload';
+import { ExampleCluster } from './harness';
+import { decisions, describeVerdict, invariantFailures, newestPodLog, underLoad, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;

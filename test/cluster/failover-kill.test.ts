@@ -3,26 +3,17 @@
  * through Pgpool-II, then, once the old primary has rejoined, the new primary killed too.
  * Quorum-synchronous replication (ANY 1): zero acknowledged writes may be lost.
  *
- * PENDING (not run by CI: the cluster project includes only *.test.ts). Why: it passes when
- * repmgrd promotes (writes back in 2.5-3.5 s, old primary streaming again in 5-7 s, zero
- * loss), but in about one failover in three (4 of 10 benchmark runs, 1 of 7 test runs on
- * 2026-11-25) repmgrd cancels its own election: the second standby detects the failure about
- * a second later, so with primary_visibility_consensus its "last seen primary" is still fresh
- * ("cancelling failover as some nodes can still see the primary"); the cancelled candidate
- * never retries (it monitors the dead upstream "in degraded state") and the other standby
- * waits for it ("follower node awaiting notification"). A restarted repmgrd does not help: it
- * refuses to start while its upstream is down ("upstream node must be running before repmgrd
- * can start", tried). The entrypoint's election then runs after the failover wait (44 s) and
- * elects the most advanced node, which is the old primary back in hold mode (same LSN, lowest
- * node id): no data is lost and no two nodes take writes, but no standby is promoted and this
- * scenario's assertions fail. Needs a construct/timing decision (see the report).
- * Run by hand (root):
- *   npx vitest run -c test/cluster/pending/vitest.pending.config.ts \
- *     test/cluster/pending/failover-kill.pending.ts
+ * Back in CI since 2026-11-25 evening: about one failover in three used to stall for ~50 s
+ * because repmgrd cancelled its own election (a sibling detected the failure about a second
+ * later, and primary_visibility_consensus counts a sibling that saw the primary less than
+ * 2 x monitor_interval_secs ago as "primary still visible"). The reconnection phase now lasts
+ * at least that window ((reconnect_attempts - 1) x reconnect_interval >= 2 x
+ * monitor_interval_secs, enforced at synth time), so a dead primary is always older than the
+ * window when the candidate asks: 0 stalls in the next 10 failovers in a row (6 kills, 2 graceful deletes, 2 witness kills).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExampleCluster } from '../harness';
-import { Workload, describeVerdict, dumpLogs, entrypointHistory, verify, startConverged, stopConverged, type ConvergedCluster } from '../workload';
+import { ExampleCluster } from './harness';
+import { Workload, describeVerdict, dumpLogs, entrypointHistory, verify, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;

@@ -121,21 +121,40 @@ export class ExampleCluster {
   readonly namespace = EXAMPLE_NAMESPACE;
   readonly name = EXAMPLE_CLUSTER_NAME;
   readonly pgpoolService = `${EXAMPLE_CLUSTER_NAME}-pgpool`;
+  // The five fields below follow the manifests last applied (see apply()).
   /** Pod names of the failover-eligible members, ordinal order. */
-  readonly members: string[];
+  members: string[] = [];
   /** Pod names of every cascading layer, in declaration order. */
-  readonly cascades: string[];
+  cascades: string[] = [];
   /** Pod name of the witness, when the topology has one. */
-  readonly witness?: string;
+  witness?: string;
   /** How many pods the synthesized workloads ask for (StatefulSets and the Deployment). */
-  readonly expectedPods: number;
+  expectedPods = 0;
 
   private constructor(
     readonly rt: PodRuntime,
     readonly versions: InstalledVersions,
     readonly credentials: Credentials,
-    readonly objects: object[],
+    public objects: object[],
   ) {
+    this.describe(objects);
+  }
+
+  /**
+   * Re-synthesizes the example chart with `overrides` and applies it to the running instance,
+   * as a user who edits the chart and lets Argo CD sync it would (the runtime's controllers
+   * then scale and roll like Kubernetes'). Nothing is pruned: a change of props never drops
+   * an object here. Returns the runtime's warnings; does not wait for anything.
+   */
+  async apply(overrides: Partial<PostgresClusterProps>): Promise<{ object: string; message: string }[]> {
+    const objects = synthExampleCluster(this.versions, overrides);
+    const { warnings } = await this.rt.apply(objects);
+    this.objects = objects;
+    this.describe(objects);
+    return warnings;
+  }
+
+  private describe(objects: object[]): void {
     // Derive the pod names from what was synthesized, so one harness serves every topology.
     const workloads = (objects as any[]).filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment');
     const podsOf = (sts: any) => Array.from({ length: sts.spec.replicas }, (_, i) => `${sts.metadata.name}-${i}`);

@@ -1,18 +1,14 @@
 /**
- * A two-member tier with a repmgr witness: the witness gives the election its majority, so the
- * surviving member is promoted when the primary dies, and the old primary rejoins as standby.
+ * A two-member tier with a repmgr witness: it bootstraps (the witness registered as a witness,
+ * the standby streaming), and the witness gives the election its majority, so the surviving
+ * member is promoted when the primary dies, and the old primary rejoins as standby.
  *
- * PENDING (not run by CI). It passes when repmgrd promotes (promoted 2.2-3.5 s, written through
- * Pgpool-II 2.8-5.9 s, old primary streaming again 4.5-8.3 s in 5 runs on 2026-11-25), but
- * it hit the cancelled-election stall described in failover-kill.pending.ts (the witness
- * "last saw primary 1 second ago", so primary_visibility_consensus cancels the election), and
- * with two members the entrypoint's fallback election has no majority of members, so the
- * cluster then stays without a primary. Fix the stall (and let the witness's status count in
- * the fallback election) before moving this back.
+ * Back in CI since 2026-11-25 evening, once the cancelled-election stall was fixed (see
+ * failover-kill.test.ts: repmgrd's reconnection now outlasts its primary-visibility window).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExampleCluster } from '../harness';
-import { closeForward } from '../workload';
+import { ExampleCluster } from './harness';
+import { closeForward } from './workload';
 
 let cluster: ExampleCluster;
 

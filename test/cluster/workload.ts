@@ -341,7 +341,7 @@ export async function convergedOnce(cluster: ExampleCluster): Promise<ConvergedS
       }
     } finally {
       await endQuietly(c);
-      await fwd.close();
+      await closeForward(fwd);
     }
   }
   return { primary, tli, standbys, cascades, poolNodes };
@@ -566,13 +566,32 @@ export interface ConvergedCluster {
 export async function startConverged(instance: string, overrides: Partial<PostgresClusterProps> = {}): Promise<ConvergedCluster> {
   const cluster = await ExampleCluster.start(instance, overrides);
   try {
-    await cluster.waitAllReady();
-    await waitConverged(cluster);
-    return { cluster, forward: await cluster.forward() };
+    // Every step has its own bound, and together they stay under the 600 s hook timeout, so a
+    // start that never finishes fails here, names the step and prints the logs (a hook timeout
+    // would print nothing and leave the cluster running).
+    const readyMs = await withDeadline(cluster.waitAllReady(300_000), 310_000, `${instance}: every pod Ready`);
+    const converged = Date.now();
+    await withDeadline(waitConverged(cluster, 180_000), 200_000, `${instance}: replication and Pgpool-II converged`);
+    const forward = await withDeadline(cluster.forward(), 30_000, `${instance}: port-forward to the Pgpool-II Service`);
+    console.log(`${instance}: Ready after ${readyMs} ms, converged ${Date.now() - converged} ms later`);
+    return { cluster, forward };
   } catch (error) {
     await dumpLogs(cluster);
     await cluster.stop();
     throw error;
+  }
+}
+
+/** `promise`, or an error naming `what` once `ms` have passed (the promise is left to settle). */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

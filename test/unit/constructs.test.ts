@@ -826,7 +826,7 @@ describe('constructs: GIVEN a config change WHEN synthesized THEN only the pods 
   });
 
   it('GIVEN a repmgr timing change THEN the StatefulSets roll', () => {
-    const changed = checksums({ failover: { monitorIntervalSeconds: 2 } });
+    const changed = checksums({ failover: { monitorIntervalSeconds: 2, reconnectAttempts: 5 } });
     expect(changed.node).not.toBe(base.node);
     expect(changed.cascade).not.toBe(base.cascade);
   });

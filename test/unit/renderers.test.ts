@@ -272,10 +272,10 @@ describe('repmgr.conf: GIVEN a tier WHEN rendered THEN the common repmgr setting
     expect(conf.get('reconnect_interval')).toBe('5');
   });
 
-  it('defaults: 1 s monitor interval, 2 attempts, 1 s apart', () => {
+  it('defaults: 1 s monitor interval, 3 attempts, 1 s apart', () => {
     const d = model();
     const defaults = parseConf(renderRepmgrConf(d, membersOf(d)));
-    expect([defaults.get('monitor_interval_secs'), defaults.get('reconnect_attempts'), defaults.get('reconnect_interval')]).toEqual(['1', '2', '1']);
+    expect([defaults.get('monitor_interval_secs'), defaults.get('reconnect_attempts'), defaults.get('reconnect_interval')]).toEqual(['1', '3', '1']);
   });
 
   it('the repmgr commands use the per-node file the entrypoint writes', () => {

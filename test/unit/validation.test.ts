@@ -142,6 +142,19 @@ const BAD_INPUTS: BadRow[] = [
   ['monitorIntervalSeconds 0', { failover: { monitorIntervalSeconds: 0 } }, 'failover.monitorIntervalSeconds', /whole number from 1 to 60, got 0/],
   ['reconnectAttempts 61', { failover: { reconnectAttempts: 61 } }, 'failover.reconnectAttempts', /from 1 to 60, got 61/],
   ['reconnectIntervalSeconds fractional', { failover: { reconnectIntervalSeconds: 0.5 } }, 'failover.reconnectIntervalSeconds', /from 1 to 60, got 0.5/],
+  [
+    'reconnectAttempts 2 (1 s of reconnection, inside the 2 s visibility window)',
+    { failover: { reconnectAttempts: 2 } },
+    'failover.reconnectAttempts',
+    /gives 1s of reconnection.*shorter than repmgrd's 2s primary-visibility window.*Use reconnectAttempts of at least 3 or a longer reconnectIntervalSeconds/,
+  ],
+  [
+    'monitorIntervalSeconds 3 with the default reconnection (2 s < 6 s window)',
+    { failover: { monitorIntervalSeconds: 3 } },
+    'failover.reconnectAttempts',
+    /gives 2s of reconnection.*6s primary-visibility window \(2 x monitorIntervalSeconds\).*at least 7/,
+  ],
+  ['reconnectAttempts 1', { failover: { reconnectAttempts: 1 } }, 'failover.reconnectAttempts', /gives 0s of reconnection/],
   ['connectTimeoutSeconds 1', { failover: { connectTimeoutSeconds: 1 } }, 'failover.connectTimeoutSeconds', /from 2 to 60, got 1.*libpq treats a connect_timeout below 2 as 2/],
   // ---- users and credentials
   ['appUser not an identifier', { users: { appUser: 'app-user' } }, 'users.appUser', /"app-user" is not a plain SQL identifier.*lower-case letters, digits and _/],
@@ -299,6 +312,12 @@ describe('validation: GIVEN props that synthesize but break the running cluster 
     expect(configErrorOf(() => resolve({ pgpool: { resources: { memoryRequest: '1Gi' } } })).prop).toBe('pgpool.resources.memoryRequest');
   });
 
+  it('GIVEN reconnection exactly as long as the visibility window (2 attempts 2 s apart; 5 attempts at a 2 s monitor interval) THEN it is accepted, one attempt fewer is not', () => {
+    expect(resolve({ failover: { reconnectAttempts: 2, reconnectIntervalSeconds: 2 } }).timing.reconnectAttempts).toBe(2);
+    expect(resolve({ failover: { monitorIntervalSeconds: 2, reconnectAttempts: 5 } }).timing.reconnectAttempts).toBe(5);
+    expect(configErrorOf(() => resolve({ failover: { monitorIntervalSeconds: 2, reconnectAttempts: 4 } })).prop).toBe('failover.reconnectAttempts');
+  });
+
   it('GIVEN requests equal to the limits in other units, or no CPU limit THEN they are accepted', () => {
     const c = resolve({
       members: { resources: { cpuRequest: '1000m', cpuLimit: '1', memoryRequest: '1024Mi', memoryLimit: '1Gi' } },
@@ -387,8 +406,8 @@ describe('validation: GIVEN no props WHEN resolved THEN the documented defaults 
     expect(c.pgpool.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
   });
 
-  it('failover timing 1 s / 2 attempts / 1 s / 2 s', () => {
-    expect(c.timing).toEqual({ monitorIntervalSeconds: 1, reconnectAttempts: 2, reconnectIntervalSeconds: 1, connectTimeoutSeconds: 2 });
+  it('failover timing 1 s / 3 attempts / 1 s / 2 s', () => {
+    expect(c.timing).toEqual({ monitorIntervalSeconds: 1, reconnectAttempts: 3, reconnectIntervalSeconds: 1, connectTimeoutSeconds: 2 });
   });
 
   it('spreading preferred across hosts and zones, no tolerations, no node selector, no labels or annotations', () => {
