@@ -20,10 +20,14 @@
  * standby elected it, waited primary_notification_timeout (60 s), went degraded; the
  * entrypoint's fallback election needed its 60 s election timeout (the frozen member never
  * publishes a final state) and promoted ~89 s after the freeze; Pgpool-II then needed two
- * more reconcile passes, so no write was acknowledged within the 120 s bound. Next: find
- * where repmgrd blocks (a frozen peer still ACKs at the TCP level, so keepalives and
- * tcp_user_timeout cannot end it), and let the fallback election act as soon as repmgrd's
- * own candidate is known to be stuck.
+ * more reconcile passes, so no write was acknowledged within the 120 s bound.
+ * Where repmgrd blocks (confirmed with gdb on the stuck process, 1 of 5 attempts): after a
+ * successful upstream ping, monitor_streaming_standby runs get_recovery_type(primary_conn)
+ * (SELECT pg_is_in_recovery(), repmgrd-physical.c:2236 in 5.3.3) on its persistent
+ * connection: a blocking PQexec without a client-side timeout; the frozen primary's kernel
+ * ACKed the query and answers keepalives, so it waits in poll(-1) until the thaw. Next: let
+ * the entrypoint act as soon as its own repmgrd is known to be stuck there (it is then the
+ * candidate the other standby waits for), or a timeout around that call in repmgr.
  * PGHA_KEEP_LOGS=DIR keeps every container log of a run. Run it by hand:
  *   npx vitest run -c test/cluster/pending/vitest.pending.config.ts \
  *     test/cluster/pending/failover-freeze.pending.ts
