@@ -2,7 +2,7 @@
  * Issue 5, scenario 4: the primary cut off from the network (rt.partition) then healed. The
  * isolated primary must fence itself (stop serving), another member is promoted, and after the
  * heal the old primary comes back as a standby. Quorum-synchronous replication: zero
- * acknowledged writes may be lost. (Scenario 5, freeze/thaw, is in pending/: see there.)
+ * acknowledged writes may be lost. (Scenario 5, freeze/thaw: failover-freeze.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExampleCluster } from './harness';
