@@ -11,7 +11,7 @@
  * TCP handshake; a frozen backend blocked them for good and pgpool's failover waited on them
  * forever (no write for 2 min). The entrypoint now signals the stuck worker.
  *
- * Known slow path (seen in 1 of 11 test runs and 1 of 5 diagnosis runs): repmgrd on the
+ * Known slow path (seen in 1 of 12 test runs and 1 of 5 diagnosis runs): repmgrd on the
  * winning standby blocks in get_recovery_type(primary_conn) (SELECT pg_is_in_recovery(),
  * repmgrd-physical.c:2236 in 5.3.3; confirmed with gdb): a blocking PQexec without a
  * client-side timeout on its persistent connection, which the frozen primary's kernel ACKs
