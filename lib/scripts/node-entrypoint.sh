@@ -654,10 +654,12 @@ member_main() {
 # cannot be asked (then the usual rejoin decides).
 STALE_REASON=
 stale_claim() {
-  local prim=$1 rec ptli plsn
+  local prim=$1 rec line ptli plsn
   rec=$(peer_sql "$prim" "SELECT count(*) FROM repmgr.nodes WHERE node_id = $NODE_ID") || return 1
   [[ $rec == 0 ]] || return 1
-  read -r ptli plsn < <(peer_sql "$prim" "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int || ' ' || pg_current_wal_lsn()")
+  # The primary's position as its status endpoint publishes it (for the log line only).
+  line=$(read_peer_status "$prim")
+  ptli=$(status_field "$line" tli) plsn=$(status_field "$line" lsn)
   STALE_REASON="primary $prim has no repmgr record of node $NODE_ID (scaled away and unregistered, or never registered); local data ends at timeline $(controldata_field "Latest checkpoint's TimeLineID") checkpoint $(controldata_field 'Latest checkpoint location'), primary is at timeline ${ptli:-?} lsn ${plsn:-?}"
   return 0
 }
@@ -889,17 +891,24 @@ fence() {
 # repmgr standby follow creates the slot on the upstream.
 ON_PRIMARY_CHECKS=0
 NOT_STREAMING_CHECKS=0
+
+# $1 = why. Follows a first-layer standby that streams (find_upstream); fails when none does.
+follow_first_layer() {
+  local up upid
+  read -r up upid < <(find_upstream) || return 1
+  log "follow: $1; repmgr standby follow --upstream-node-id=$upid ($up)"
+  run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$upid" -W ||
+    log "WARNING: standby follow failed"
+}
+
 cascade_check() {
   [[ $PGHA_ROLE_TIER == cascade && $CURRENT_STATE == standby ]] || return 0
-  local cur host up upid
+  local cur host
   cur=$(local_sql "SELECT conninfo FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null) || return 0
   if [[ -z $cur ]]; then
     NOT_STREAMING_CHECKS=$((NOT_STREAMING_CHECKS + 1))
     ((NOT_STREAMING_CHECKS >= 3)) || return 0
-    read -r up upid < <(find_upstream) || return 0
-    log "follow: not streaming for $NOT_STREAMING_CHECKS checks; repmgr standby follow --upstream-node-id=$upid ($up)"
-    run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$upid" -W ||
-      log "WARNING: standby follow failed"
+    follow_first_layer "not streaming for $NOT_STREAMING_CHECKS checks" || return 0
     NOT_STREAMING_CHECKS=0
     return 0
   fi
@@ -914,10 +923,7 @@ cascade_check() {
   fi
   ON_PRIMARY_CHECKS=$((ON_PRIMARY_CHECKS + 1))
   ((ON_PRIMARY_CHECKS >= 2)) || return 0
-  read -r up upid < <(find_upstream) || return 0
-  log "follow: upstream $host is the primary now; repmgr standby follow --upstream-node-id=$upid ($up)"
-  run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$upid" -W ||
-    log "WARNING: standby follow failed"
+  follow_first_layer "upstream $host is the primary now" || return 0
   ON_PRIMARY_CHECKS=0
 }
 

@@ -88,12 +88,16 @@ write_credentials() {
   log "credentials: key file, pool_passwd (AES: $PGHA_APP_USER, $PGHA_MONITOR_USER), pcp.conf (user $PGHA_MONITOR_USER)"
 }
 
+# SIGINT is pgpool's fast shutdown (SIGTERM waits for clients to leave).
+stop_pgpool() {
+  [[ -n $PGPOOL_PID ]] && kill -INT "$PGPOOL_PID" 2>/dev/null && wait "$PGPOOL_PID"
+}
+
 on_term() {
   trap - TERM INT
   log "SIGTERM: fast shutdown of pgpool"
   [[ -n $CHILD_PID ]] && kill "$CHILD_PID" 2>/dev/null
-  # SIGINT is pgpool's fast shutdown (SIGTERM waits for clients to leave).
-  [[ -n $PGPOOL_PID ]] && kill -INT "$PGPOOL_PID" 2>/dev/null && wait "$PGPOOL_PID"
+  stop_pgpool
   exit 0
 }
 
@@ -109,19 +113,27 @@ backend_in_recovery() {
     -c "SELECT pg_is_in_recovery()::text || CASE WHEN pg_is_in_recovery() THEN '|' || COALESCE((SELECT status FROM pg_stat_wal_receiver), 'none') ELSE '|primary' END" 2>/dev/null
 }
 
-# Pid of pgpool's streaming-replication check worker ("pgpool: worker process", a child of
-# pgpool), or nothing. Read from /proc: the image need not ship procps.
-sr_worker_pid() {
+# "pid parent-pid title" of every process whose title starts with "pgpool: $1". Read from
+# /proc: the image need not ship procps.
+pgpool_processes() {
   local d cmd stat
   for d in /proc/[0-9]*; do
     cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
-    [[ $cmd == "pgpool: worker process"* ]] || continue
+    [[ $cmd == "pgpool: $1"* ]] || continue
     stat=$(<"$d/stat") || continue
     # Field 4 of stat is the parent pid; the command name before it is "(pgpool)".
     stat=${stat#*) }
     read -r _ stat _ <<<"$stat"
-    [[ $stat == "$PGPOOL_PID" ]] && printf '%s' "${d#/proc/}" && return 0
+    printf '%s %s %s\n' "${d#/proc/}" "$stat" "${cmd% }"
   done
+}
+
+# Pid of pgpool's streaming-replication check worker (a child of pgpool), or nothing.
+sr_worker_pid() {
+  local pid ppid _title
+  while read -r pid ppid _title; do
+    [[ $ppid == "$PGPOOL_PID" ]] && printf '%s' "$pid" && return 0
+  done < <(pgpool_processes "worker process")
   return 1
 }
 
@@ -161,8 +173,7 @@ restore_sr_worker() {
   [[ $(conf_value sr_check_period) =~ ^[1-9] ]] || return 0
   sr_worker_pid >/dev/null && { SR_WORKER_STOPPED=0; return 0; }
   log "correction: pgpool has no streaming-replication check worker (stopped by an earlier correction) and every backend answers: restarting pgpool (fast shutdown)"
-  kill -INT "$PGPOOL_PID" 2>/dev/null
-  wait "$PGPOOL_PID"
+  stop_pgpool
   SR_WORKER_STOPPED=0
   start_pgpool
 }
@@ -174,18 +185,15 @@ restore_sr_worker() {
 # (it only serves one request; pgpool forks a new one per connection).
 STUCK_PCP=""
 unstick_pcp() {
-  local d cmd pid seen=""
-  for d in /proc/[0-9]*; do
-    cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
-    [[ $cmd == "pgpool: PCP: processing"* ]] || continue
-    pid=${d#/proc/}
+  local pid _ppid title seen=""
+  while read -r pid _ppid title; do
     seen+=" $pid"
     if [[ " $STUCK_PCP " == *" $pid "* ]]; then
-      log "correction: PCP gives no answer and its worker (pid $pid, ${cmd% }) has been busy since the previous check: SIGINT (fast exit) to the worker"
+      log "correction: PCP gives no answer and its worker (pid $pid, $title) has been busy since the previous check: SIGINT (fast exit) to the worker"
       # SIGTERM is a smart shutdown for a PCP worker (it waits for its request to end).
       kill -INT "$pid" 2>/dev/null
     fi
-  done
+  done < <(pgpool_processes "PCP: processing")
   STUCK_PCP=$seen
 }
 
