@@ -116,6 +116,16 @@ async function main(): Promise<void> {
           const log = await newestPodLog(cluster, before);
           extra += /clone: repmgr standby clone|re-clone/.test(log) ? ' (RE-CLONED)' : ' (rejoin, no clone)';
         }
+        if (scenario === 'delete') {
+          // How the switchover went: the old primary's handoff, the others lifting their pause.
+          const lines: string[] = [];
+          for (const m of cluster.members) {
+            const history = (await entrypointHistory(cluster, m)).split('\n');
+            lines.push(...history.filter((l) => / entrypoint: handoff: /.test(l) && Date.parse(l.slice(0, 20)) >= r.t0 - 1000));
+          }
+          console.log(lines.sort().join('\n'));
+          extra += lines.some((l) => l.includes(`${before} entrypoint: handoff: done`)) ? ' (handoff)' : ' (NO HANDOFF: repmgrd failover)';
+        }
         const s = r.workload.summary(r.t0);
         const sample: Sample = {
           scenario,

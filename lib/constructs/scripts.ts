@@ -8,7 +8,7 @@ import { join } from 'path';
 export const SCRIPTS_DIR = join(__dirname, '..', 'scripts');
 
 /** Scripts mounted into every PostgreSQL pod (C-node-scripts). */
-export const NODE_SCRIPT_FILES = ['lib-common.sh', 'node-entrypoint.sh', 'node-probe.sh'] as const;
+export const NODE_SCRIPT_FILES = ['lib-common.sh', 'node-entrypoint.sh', 'node-probe.sh', 'node-promote.sh'] as const;
 /** Scripts mounted into every Pgpool-II pod (C-pgpool-scripts). */
 export const PGPOOL_SCRIPT_FILES = ['lib-common.sh', 'pgpool-entrypoint.sh', 'pgpool-probe.sh'] as const;
 

@@ -37,8 +37,9 @@ export function renderRepmgrConf(cluster: ResolvedCluster, tier: ResolvedTier): 
           // Automatic on every tier: a cascading node with priority 0 is never promoted, but
           // repmgrd still makes it follow its upstream's parent when its upstream fails.
           setting('failover', 'automatic'),
-          setting('promote_command', `${repmgr} standby promote --log-to-file`),
-          // --upstream-node-id: follow the node that won the election, never a stale primary.
+          // The wrapper refuses when a reachable sibling holds more WAL, then runs
+          // `repmgr standby promote` (why: lib/scripts/node-promote.sh).
+          setting('promote_command', `bash ${NODE_PATHS.scripts}/node-promote.sh`),
           setting('follow_command', `${repmgr} standby follow --log-to-file --upstream-node-id=%n`),
           setting('monitor_interval_secs', t.monitorIntervalSeconds),
           setting('reconnect_attempts', t.reconnectAttempts),
@@ -46,12 +47,10 @@ export function renderRepmgrConf(cluster: ResolvedCluster, tier: ResolvedTier): 
           setting('connection_check_type', 'ping'),
           // Promote only when the other standbys agree the primary is gone.
           setting('primary_visibility_consensus', true),
-          // Standbys stop their walreceivers during an election, so none races ahead.
-          setting('standby_disconnect_on_failover', true),
-          // ...but a sibling whose primary vanished silently keeps restarting its walreceiver
-          // against it, and the candidate waited the default 30 s for it (measured: promotion
-          // 15-50 s after a partition). It cannot receive anything from a silent primary.
-          setting('sibling_nodes_disconnect_timeout', 5),
+          // Off: in repmgr 5.3 it costs 7-12 s after a silent primary (a fixed 5 s sleep, then a
+          // sibling wait that runs to its timeout). promote_command re-checks the siblings'
+          // WAL positions right before promoting instead.
+          setting('standby_disconnect_on_failover', false),
           setting('degraded_monitoring_timeout', -1),
           setting('log_status_interval', 60),
         ],

@@ -193,16 +193,28 @@ pg_major_of_binaries() {
 
 # ---------------------------------------------------------------------------------------
 # Status endpoint: one line of key=value pairs, served as-is to whoever connects.
-# Fields: node_id state sysid tli lsn pgmajor streaming tier ts
+# Fields: node_id state sysid tli lsn pgmajor streaming tier spec ts
+#   spec: pod_spec_hash, equal on pods of the same template (a rolling update changes it)
 #   state: empty | waiting | bootstrapping | cloning | hold | rejoining | primary | standby
 #          | witness | stopping
 publish_status() {
   local state=$1 sysid=${2:-} tli=${3:-0} lsn=${4:-0/0} streaming=${5:-0} tmp
   tmp=$RUN_DIR/.status.$$
-  printf 'node_id=%s state=%s sysid=%s tli=%s lsn=%s pgmajor=%s streaming=%s tier=%s ts=%(%s)T\n' \
-    "$NODE_ID" "$state" "${sysid:--}" "$tli" "$lsn" "${PG_MAJOR:-0}" "$streaming" "$PGHA_ROLE_TIER" -1 >"$tmp"
+  printf 'node_id=%s state=%s sysid=%s tli=%s lsn=%s pgmajor=%s streaming=%s tier=%s spec=%s ts=%(%s)T\n' \
+    "$NODE_ID" "$state" "${sysid:--}" "$tli" "$lsn" "${PG_MAJOR:-0}" "$streaming" "$PGHA_ROLE_TIER" "${POD_SPEC:--}" -1 >"$tmp"
   mv -f "$tmp" "$STATUS_FILE"
   CURRENT_STATE=$state
+}
+
+# A fingerprint of what the pod template gives this pod: its PGHA_* environment, the mounted
+# configuration and scripts, the PostgreSQL binaries. Pods of one StatefulSet revision share
+# it; during a rolling update the rolled pods have another one (see handoff).
+pod_spec_hash() {
+  {
+    env | grep '^PGHA_' | sort
+    cat "$PGHA_CONFIG_DIR"/* "$(dirname "${BASH_SOURCE[0]}")"/*.sh 2>/dev/null
+    postgres --version 2>/dev/null
+  } | md5sum | cut -c1-12
 }
 
 # perl-base (Essential in Debian, so in every postgres image) is the only listener available
@@ -255,11 +267,33 @@ peer_role() {
   printf '%s' "$r"
 }
 
-# Returns the host of the single live primary among PGHA_MEMBER_HOSTS (verified with
-# pg_is_in_recovery() over libpq, not from metadata). Status 2 when two claim it.
+# PGHA_MEMBER_HOSTS, then the hosts of member records (node ids base..base+999) this node's
+# repmgr metadata holds that the list lacks, one per line. The list in the environment can
+# be older than the cluster: during the rolling update of a scale-up, pods not rolled yet
+# do not list the new members, one of which may be the primary by then.
+known_member_hosts() {
+  local h id conninfo
+  local -A seen=()
+  for h in ${PGHA_MEMBER_HOSTS:-}; do
+    seen[$h]=1
+    printf '%s\n' "$h"
+  done
+  while IFS='|' read -r id conninfo; do
+    [[ $id =~ ^[0-9]+$ ]] || continue
+    h=${conninfo#*host=}
+    h=${h%% *}
+    [[ -n $h && -z ${seen[$h]:-} ]] || continue
+    seen[$h]=1
+    printf '%s\n' "$h"
+  done < <(psql -X -At -q -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "SELECT node_id, conninfo FROM repmgr.nodes
+    WHERE active AND node_id >= $PGHA_NODE_ID_BASE AND node_id < $((PGHA_NODE_ID_BASE + 1000)) ORDER BY node_id" 2>/dev/null)
+}
+
+# Returns the host of the single live primary among the known members (known_member_hosts;
+# verified with pg_is_in_recovery() over libpq, not from metadata). Status 2 when two claim it.
 find_primary() {
   local h found=()
-  for h in ${PGHA_MEMBER_HOSTS:-}; do
+  for h in $(known_member_hosts); do
     [[ $h == "$SELF_HOST" ]] && continue
     [[ $(peer_role "$h") == primary ]] && found+=("$h")
   done

@@ -15,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib-common.sh"
 : "${PGHA_START_TIMEOUT:=86400}"     # pg_ctl -w budget: crash recovery can be long
 : "${PGHA_POLL_INTERVAL:=2}"
 : "${PGHA_SUPERVISE_INTERVAL:=5}"
+: "${PGHA_HANDOFF_PAUSE_MAX:=30}"    # a paused repmgrd (handoff) resumes by itself after this
 
 VOLUME_DIR=$(dirname "$PGDATA")
 CLONE_MARKER=$VOLUME_DIR/.pgha-clone-incomplete
@@ -57,8 +58,12 @@ pg_stop() {
 on_term() {
   trap - TERM INT
   log "SIGTERM: stopping repmgrd and postgres (fast)"
-  publish_status stopping
+  local was=$CURRENT_STATE
+  publish_status stopping "$(status_field "$(<"$STATUS_FILE")" sysid)"
   [[ -n $CHILD_PID ]] && kill -TERM "$CHILD_PID" 2>/dev/null
+  if [[ $PGHA_ROLE_TIER == member && $was == primary ]] && postgres_running; then
+    handoff || log "handoff: not done ($HANDOFF_WHY); the standbys' repmgrd fails over as after a crash"
+  fi
   [[ -n $REPMGRD_PID ]] && kill -TERM "$REPMGRD_PID" 2>/dev/null
   [[ -n $REPMGRD_PID ]] && wait "$REPMGRD_PID" 2>/dev/null
   if postgres_running; then
@@ -67,6 +72,135 @@ on_term() {
   [[ -n $STATUS_SERVER_PID ]] && kill "$STATUS_SERVER_PID" 2>/dev/null
   log "stopped"
   exit 0
+}
+
+# ---------------------------------------------------------------------------------------
+# Handoff: the primary's graceful stop (pod deleted by a rolling update, a drain, a scale to
+# zero) hands the primary role to a standby itself instead of leaving a failure for repmgrd
+# to detect. Why: repmgrd needs reconnect_attempts x reconnect_interval (3 s by default) to
+# call the primary gone; the handoff promotes the standby about a second after SIGTERM. And
+# nothing acknowledged is lost even with asynchronous replication: the target is chosen only
+# once it holds the old primary's shutdown checkpoint, i.e. every commit before it.
+#   1. Pause repmgrd on every member standby (repmgr.repmgrd_pause): otherwise they would
+#      start their own election once they notice this node is gone, and could promote a
+#      second node. The pause lives in each standby's PostgreSQL (it survives a restart).
+#   2. CHECKPOINT while still serving (the shutdown checkpoint then has little to write),
+#      stop repmgrd, fast shutdown: PostgreSQL waits until every connected standby has
+#      flushed the WAL up to and including the shutdown checkpoint.
+#   3. Target: the standby with the best priority whose received WAL passed that checkpoint.
+#      pg_promote() on it, then the repmgr metadata repmgr standby promote would write
+#      (this node inactive, the target primary) and a standby_promote event.
+#   4. Tell the other standbys' repmgrd to follow the target (repmgr.notify_follow_primary:
+#      repmgrd reads it while it retries the old primary).
+# The pauses are lifted by each standby's own entrypoint (pause_check): the target restarts
+# its repmgrd as the primary's; the others resume once a primary that is not stopping
+# serves. Any step failing before the promotion lifts the pauses here at once, and
+# repmgrd fails over as after a crash (it compares WAL positions itself).
+HANDOFF_WHY=
+handoff() {
+  local -a hosts standbys=() cands=() paused=()
+  local h line prio state ckpt lsn target='' tid t0 ord rolled
+  t0=$(date +%s%3N)
+  # The member list of this pod's environment can be older than the cluster: during the
+  # rolling update of a scale-up the new members are registered but not in it. Members the
+  # metadata knows are paused and told too; a standby left out keeps repmgrd running, which
+  # would elect on its own (or, seen here, resume monitoring the old primary's new pod).
+  mapfile -t hosts < <(known_member_hosts)
+  for h in "${hosts[@]}"; do
+    [[ $h == "$SELF_HOST" ]] && continue
+    line=$(read_peer_status "$h")
+    [[ $(status_field "$line" state) == standby ]] || continue
+    standbys+=("$h")
+    ord=$(ordinal_of "${h%%.*}")
+    prio=$(priority_of "$ord")
+    # Best priority first. Then the rolled members, whose pod template differs from this
+    # one's (a rolling update is under way and this pod is one of the old ones): the highest
+    # ordinal of them; else the lowest ordinal. A StatefulSet rolls from the highest ordinal
+    # down, so either choice is a member the roll has passed or reaches last, and a roll
+    # moves the primary once. Seen without it: 1 -> 0, then 0 -> 1 six seconds later; and a
+    # target deleted right after its promotion.
+    rolled=0
+    [[ $(status_field "$line" spec) != "$POD_SPEC" ]] && rolled=1
+    ((rolled)) || ord=$((100000 - ord))
+    [[ $(status_field "$line" streaming) == 1 ]] && ((prio > 0)) && cands+=("$rolled $prio $ord $h")
+  done
+  ((${#cands[@]} > 0)) || { HANDOFF_WHY="no member standby streams from this node"; return 1; }
+  mapfile -t cands < <(printf '%s\n' "${cands[@]}" | sort -k2,2nr -k1,1nr -k3,3nr | cut -d' ' -f4)
+  log "handoff: graceful stop of the primary; candidates ${cands[*]%%.*}; pausing repmgrd on ${standbys[*]%%.*}"
+  for h in "${standbys[@]}"; do
+    if peer_sql "$h" "SELECT repmgr.repmgrd_pause(true)" >/dev/null; then
+      paused+=("$h")
+    else
+      HANDOFF_WHY="cannot pause repmgrd on ${h%%.*}"
+      handoff_unpause "${paused[@]}"
+      return 1
+    fi
+  done
+  timeout 30 psql -X -q -U "$PGHA_SUPERUSER" -d postgres -c CHECKPOINT >/dev/null 2>&1 ||
+    log "handoff: CHECKPOINT failed or took over 30 s; the shutdown checkpoint does the work"
+  [[ -n $REPMGRD_PID ]] && kill -TERM "$REPMGRD_PID" 2>/dev/null && wait "$REPMGRD_PID" 2>/dev/null
+  REPMGRD_PID=
+  if ! pg_ctl -D "$PGDATA" -w -t 300 -m fast stop >/dev/null; then
+    HANDOFF_WHY="fast shutdown failed"
+    handoff_unpause "${paused[@]}"
+    return 1
+  fi
+  state=$(controldata_field 'Database cluster state')
+  ckpt=$(controldata_field 'Latest checkpoint location')
+  if [[ $state != 'shut down' || $ckpt != */* ]]; then
+    HANDOFF_WHY="pg_controldata after the shutdown: state '$state', checkpoint '$ckpt'"
+    handoff_unpause "${paused[@]}"
+    return 1
+  fi
+  for h in "${cands[@]}"; do
+    lsn=$(peer_sql "$h" "SELECT pg_last_wal_receive_lsn()") || continue
+    if (($(lsn_to_int "$lsn") > $(lsn_to_int "$ckpt"))); then
+      target=$h
+      break
+    fi
+    log "handoff: ${h%%.*} received WAL up to ${lsn:-nothing}, not past the shutdown checkpoint $ckpt"
+  done
+  if [[ -z $target ]]; then
+    HANDOFF_WHY="no candidate received the shutdown checkpoint $ckpt"
+    handoff_unpause "${paused[@]}"
+    return 1
+  fi
+  tid=$(node_id_of_host "$target" "$PGHA_NODE_ID_BASE")
+  if [[ $(peer_sql "$target" "SELECT pg_promote(true, 60)") != t ]]; then
+    HANDOFF_WHY="pg_promote() on ${target%%.*} failed"
+    handoff_unpause "${paused[@]}"
+    return 1
+  fi
+  log "handoff: ${target%%.*} promoted $(($(date +%s%3N) - t0)) ms after SIGTERM (it holds the shutdown checkpoint $ckpt)"
+  peer_sql "$target" "$(primary_record_sql "$tid" "promoted by the handoff of $POD_NAME (graceful stop, shutdown checkpoint $ckpt)")" >/dev/null ||
+    log "WARNING: handoff: could not update the repmgr metadata on ${target%%.*}; its entrypoint writes it"
+  for h in "${paused[@]}"; do
+    [[ $h == "$target" ]] && continue
+    peer_sql "$h" "SELECT repmgr.notify_follow_primary($tid)" >/dev/null ||
+      log "WARNING: handoff: could not notify ${h%%.*}; its entrypoint resumes repmgrd, which then finds the new primary"
+  done
+  log "handoff: done in $(($(date +%s%3N) - t0)) ms; ${paused[*]%%.*} resume repmgrd once they see the new primary"
+  return 0
+}
+
+# The metadata `repmgr standby promote` writes after a promotion, for node $1 (run on it):
+# the old primary's record inactive, this one primary without upstream, a standby_promote
+# event with details $2. synchronous_commit local: under quorum commit the new primary has
+# no standby yet, and the commit would wait for one.
+primary_record_sql() {
+  printf "BEGIN; SET LOCAL synchronous_commit = local;
+    UPDATE repmgr.nodes SET active = false WHERE type = 'primary' AND node_id <> %s;
+    UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL, active = true WHERE node_id = %s;
+    INSERT INTO repmgr.events (node_id, event, successful, details) VALUES (%s, 'standby_promote', true, '%s');
+    COMMIT" "$1" "$1" "$1" "${2//\'/}"
+}
+
+handoff_unpause() {
+  local h
+  for h in "$@"; do
+    peer_sql "$h" "SELECT repmgr.repmgrd_pause(false)" >/dev/null ||
+      log "WARNING: handoff: could not resume repmgrd on ${h%%.*}; its entrypoint does after ${PGHA_HANDOFF_PAUSE_MAX}s"
+  done
 }
 
 # A reason to keep waiting is logged when it changes, and every 30 s while it persists.
@@ -814,6 +948,99 @@ orphan_check() {
   fi
 }
 
+# Lifts the repmgrd pause a primary's handoff left on this member (see handoff), on every
+# supervision pass:
+#  - promoted by the handoff: repmgrd still monitors the old primary as a standby's does, and
+#    would start an election of its own once unpaused. It is restarted instead (it then reads
+#    this node's record, primary, and monitors as the primary), then unpaused;
+#  - a standby: resumes once a primary that is not stopping serves (repmgrd then follows it
+#    if the handoff's notification came too late);
+#  - paused for PGHA_HANDOFF_PAUSE_MAX seconds without either (the old primary died during its
+#    handoff): resumes anyway, so failover works again. An operator's `repmgr service pause`
+#    is lifted by the same rules: pausing is not a maintenance switch in this cluster.
+PAUSED_SINCE=0
+FOLLOW_PASSES=0
+pause_check() {
+  [[ $PGHA_ROLE_TIER == member ]] || return 0
+  local paused prim
+  paused=$(psql -X -At -q -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "SELECT repmgr.repmgrd_is_paused()" 2>/dev/null) || return 0
+  [[ $paused == t ]] || { PAUSED_SINCE=0 FOLLOW_PASSES=0; return 0; }
+  ((PAUSED_SINCE == 0)) && PAUSED_SINCE=$(now)
+  if [[ $CURRENT_STATE == primary ]]; then
+    if [[ $(psql -X -At -q -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "SELECT type FROM repmgr.nodes WHERE node_id = $NODE_ID" 2>/dev/null) != primary ]]; then
+      # The old primary stopped between pg_promote() and its metadata update.
+      log "handoff: promoted, but the repmgr record of this node is not primary: writing it"
+      psql -X -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" \
+        -c "$(primary_record_sql "$NODE_ID" "record completed by $POD_NAME after a handoff")" >/dev/null 2>&1 ||
+        { log_wait "handoff: cannot write the repmgr record of this primary; repmgrd stays paused"; return 0; }
+    fi
+    log "handoff: this node is the primary now: restarting repmgrd to monitor it as the primary, unpaused"
+    restart_repmgrd_unpaused
+    return 0
+  fi
+  if prim=$(find_primary) && [[ $(status_field "$(read_peer_status "$prim")" state) != stopping ]]; then
+    if [[ $(streaming_upstream_host) == "$prim" ]]; then
+      log "handoff: streaming from the new primary ${prim%%.*}: resuming repmgrd (restarted, to monitor that upstream)"
+      restart_repmgrd_unpaused
+    elif ((FOLLOW_PASSES++ >= 2)); then
+      # repmgrd follows on the handoff's notification only if it reads it while retrying the
+      # old primary; seen here: the old primary's new pod answered first, and repmgrd resumed
+      # monitoring it (a standby now) without following. Two passes are left to repmgrd.
+      log "handoff: not streaming from the new primary ${prim%%.*}: repmgr standby follow, then resuming repmgrd"
+      stop_repmgrd
+      run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$(node_id_of_host "$prim" "$PGHA_NODE_ID_BASE")" -W ||
+        log "WARNING: handoff: standby follow failed"
+      restart_repmgrd_unpaused
+    fi
+  elif (($(now) - PAUSED_SINCE >= PGHA_HANDOFF_PAUSE_MAX)); then
+    log "handoff: repmgrd paused for $(($(now) - PAUSED_SINCE))s and no new primary: resuming it, so failover works again"
+    resume_repmgrd
+  fi
+  return 0
+}
+
+stop_repmgrd() {
+  [[ -n $REPMGRD_PID ]] && kill -TERM "$REPMGRD_PID" 2>/dev/null && wait "$REPMGRD_PID" 2>/dev/null
+  REPMGRD_PID=
+}
+
+restart_repmgrd_unpaused() {
+  stop_repmgrd
+  resume_repmgrd
+  start_repmgrd
+}
+
+resume_repmgrd() {
+  psql -X -At -q -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "SELECT repmgr.repmgrd_pause(false)" >/dev/null 2>&1 ||
+    { log "WARNING: could not resume repmgrd (repmgr.repmgrd_pause(false))"; return 1; }
+  PAUSED_SINCE=0 FOLLOW_PASSES=0
+}
+
+# A member standby that has not streamed for PGHA_UNSTREAMED_PASSES supervision passes in a
+# row while a live primary serves follows that primary (repmgr standby follow), then restarts
+# repmgrd so it monitors the new upstream. repmgrd does not always get there itself: seen
+# here, a standby whose primary was switched over retried the old primary, found its new pod
+# (a standby by then) answering and resumed monitoring it, its WAL receiver failing for good on
+# a replication slot that pod never had. Not while a handoff pause lasts (pause_check acts).
+: "${PGHA_UNSTREAMED_PASSES:=3}"
+UNSTREAMED_PASSES=0
+member_stream_check() {
+  [[ $PGHA_ROLE_TIER == member && $CURRENT_STATE == standby ]] || { UNSTREAMED_PASSES=0; return 0; }
+  ((PAUSED_SINCE == 0)) || return 0
+  local host prim
+  host=$(streaming_upstream_host) || return 0
+  if [[ -n $host ]]; then UNSTREAMED_PASSES=0; return 0; fi
+  prim=$(find_primary) || { UNSTREAMED_PASSES=0; return 0; }
+  UNSTREAMED_PASSES=$((UNSTREAMED_PASSES + 1))
+  ((UNSTREAMED_PASSES >= PGHA_UNSTREAMED_PASSES)) || return 0
+  log "follow: not streaming for $UNSTREAMED_PASSES passes while ${prim%%.*} is the primary; repmgr standby follow --upstream-node-id=$(node_id_of_host "$prim" "$PGHA_NODE_ID_BASE")"
+  stop_repmgrd
+  run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$(node_id_of_host "$prim" "$PGHA_NODE_ID_BASE")" -W ||
+    log "WARNING: standby follow failed"
+  start_repmgrd
+  UNSTREAMED_PASSES=0
+}
+
 # Fencing. A primary stops serving (postgres stopped at once, container exits, so it starts
 # over through the role decision: hold, then rejoin) when
 #  - a member publishes a newer timeline of this cluster than its own: another node was
@@ -901,11 +1128,22 @@ follow_first_layer() {
     log "WARNING: standby follow failed"
 }
 
+# The host this standby's WAL receiver streams from; empty when it does not stream, status 1
+# when the local instance cannot be asked.
+streaming_upstream_host() {
+  local cur host
+  cur=$(local_sql "SELECT conninfo FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null) || return 1
+  [[ -n $cur ]] || return 0
+  host=${cur#*host=}
+  host=${host%% *}
+  printf '%s' "${host//\'/}"
+}
+
 cascade_check() {
   [[ $PGHA_ROLE_TIER == cascade && $CURRENT_STATE == standby ]] || return 0
-  local cur host
-  cur=$(local_sql "SELECT conninfo FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null) || return 0
-  if [[ -z $cur ]]; then
+  local host
+  host=$(streaming_upstream_host) || return 0
+  if [[ -z $host ]]; then
     NOT_STREAMING_CHECKS=$((NOT_STREAMING_CHECKS + 1))
     ((NOT_STREAMING_CHECKS >= 3)) || return 0
     follow_first_layer "not streaming for $NOT_STREAMING_CHECKS checks" || return 0
@@ -913,10 +1151,6 @@ cascade_check() {
     return 0
   fi
   NOT_STREAMING_CHECKS=0
-  host=${cur#*host=}
-  host=${host%% *}
-  host=${host//\'/}
-  [[ -n $cur && -n $host ]] || { ON_PRIMARY_CHECKS=0; return 0; }
   if [[ $(peer_sql "$host" "SELECT pg_is_in_recovery()") != f ]]; then
     ON_PRIMARY_CHECKS=0
     return 0
@@ -986,8 +1220,8 @@ supervise() {
   log "supervising: postgres (pid $(postmaster_pid)) and repmgrd; state $CURRENT_STATE"
   start_repmgrd
   while :; do
-    # A primary that looked cut off is checked again soon.
-    if ((ISOLATED_CHECKS > 0)); then nap 1; else nap "$PGHA_SUPERVISE_INTERVAL"; fi
+    # A primary that looked cut off, or a member paused by a handoff, is checked again soon.
+    if ((ISOLATED_CHECKS > 0 || PAUSED_SINCE > 0)); then nap 1; else nap "$PGHA_SUPERVISE_INTERVAL"; fi
     if postgres_running; then
       down_since=0
       refresh_status auto || true
@@ -1009,6 +1243,8 @@ supervise() {
     postgres_running && fence_check
     postgres_running && cascade_check
     postgres_running && scaledown_check
+    postgres_running && pause_check
+    postgres_running && member_stream_check
     orphan_check
   done
 }
@@ -1021,6 +1257,7 @@ main() {
   BINDIR=$(discover_bindir) || die "cannot find the PostgreSQL binaries"
   PATH=$BINDIR:$PATH
   PG_MAJOR=$(pg_major_of_binaries) || die "postgres --version failed"
+  POD_SPEC=$(pod_spec_hash)
   trap on_term TERM INT
   rm -f "$BUSY_MARKER"
   clear_stale_locks

@@ -56,7 +56,9 @@ conf_value() {
 # Prints "AES<base64>" for password $1, from pg_enc's "pool_passwd string:" line.
 aes_entry() {
   local out
-  out=$(pg_enc -k "$PGPOOLKEYFILE" "$1" 2>/dev/null) || die "pg_enc failed"
+  # "--": a password may start with '-' (base64url does, 1 in 64), which pg_enc would
+  # otherwise read as an option and print its usage instead of the entry.
+  out=$(pg_enc -k "$PGPOOLKEYFILE" -- "$1" 2>/dev/null) || die "pg_enc failed"
   out=$(sed -n 's/^pool_passwd string: //p' <<<"$out")
   [[ $out == AES* ]] || die "pg_enc printed no AES entry"
   printf '%s' "$out"
@@ -82,7 +84,7 @@ write_credentials() {
     printf '%s:%s\n' "$PGHA_MONITOR_USER" "$(aes_entry "$mon")"
   } >"$pool_passwd" || die "cannot write $pool_passwd"
   # PCP: the monitor user, md5 of the password alone (pcp.conf format).
-  printf '%s:%s\n' "$PGHA_MONITOR_USER" "$(pg_md5 "$mon")" >"$RUN_DIR/pcp.conf"
+  printf '%s:%s\n' "$PGHA_MONITOR_USER" "$(pg_md5 -- "$mon")" >"$RUN_DIR/pcp.conf"
   printf '*:*:%s:%s\n' "$PGHA_MONITOR_USER" "$(pass_escape "$mon")" >"$PCPPASSFILE"
   printf '*:*:*:%s:%s\n' "$PGHA_MONITOR_USER" "$(pass_escape "$mon")" >"$PGPASSFILE"
   log "credentials: key file, pool_passwd (AES: $PGHA_APP_USER, $PGHA_MONITOR_USER), pcp.conf (user $PGHA_MONITOR_USER)"
@@ -107,10 +109,12 @@ pcp() {
   timeout 10 "$cmd" -h "$RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w "$@"
 }
 
-# "recovery" of a backend: t, f, or nothing when unreachable.
+# "recovery|walreceiver status|postmaster start (epoch s)" of a backend, e.g.
+# "true|streaming|1795630010" or "false|primary|1795630010"; nothing when unreachable.
 backend_in_recovery() {
   psql -X -At -q -d "host=$1 port=$2 user=$PGHA_MONITOR_USER dbname=postgres connect_timeout=${PGHA_CONNECT_TIMEOUT:-2} keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3" \
-    -c "SELECT pg_is_in_recovery()::text || CASE WHEN pg_is_in_recovery() THEN '|' || COALESCE((SELECT status FROM pg_stat_wal_receiver), 'none') ELSE '|primary' END" 2>/dev/null
+    -c "SELECT pg_is_in_recovery()::text || CASE WHEN pg_is_in_recovery() THEN '|' || COALESCE((SELECT status FROM pg_stat_wal_receiver), 'none') ELSE '|primary' END
+          || '|' || extract(epoch FROM pg_postmaster_start_time())::bigint" 2>/dev/null
 }
 
 # "pid parent-pid title" of every process whose title starts with "pgpool: $1". Read from
@@ -198,9 +202,11 @@ unstick_pcp() {
 }
 
 # One pass: compares pcp_node_info with the backends' live roles and corrects pgpool.
+# Indexed by backend id (an indexed array: an associative one would take "id" literally).
+BACKEND_START=()
 reconcile() {
-  local info line id key value live lrec lstream
-  local -a hosts=() ports=() statuses=() roles=()
+  local info line id key value live lrec lstream lstart
+  local -a hosts=() ports=() statuses=() roles=() restarted=()
   info=$(pcp pcp_node_info -a -v 2>/dev/null) || { unstick_pcp; return 0; }
   STUCK_PCP=""
   id=-1
@@ -232,6 +238,10 @@ reconcile() {
     live=$(backend_in_recovery "${hosts[id]}" "${ports[id]}")
     lives[id]=$live
     [[ ${live%%|*} == false ]] && true_primary=${true_primary:+$true_primary,}$id
+    # Postmaster start times are tracked on every pass, including passes that return early.
+    lstart=${live##*|}
+    [[ $live == *\|*\|* && -n ${BACKEND_START[id]:-} && ${BACKEND_START[id]} != "$lstart" ]] && restarted[id]=1
+    [[ $live == *\|*\|* ]] && BACKEND_START[id]=$lstart
   done
   # No primary or several: a failover or a split is under way; pgpool's own health check
   # detaches the dead one, and nothing here may pick a side.
@@ -263,6 +273,16 @@ reconcile() {
   for ((id = 0; id < n; id++)); do
     line=${lives[id]}
     lrec=${line%%|*} lstream=${line#*|}
+    lstream=${lstream%%|*}
+    # A standby that restarted (a rolled pod, a follow) quickly enough that pgpool's health
+    # check retries never failed keeps its status up, and every pooled connection to the old
+    # postmaster is dead: sessions failed with "unable to read message kind" for minutes
+    # (seen here). A detach and attach makes the children drop those connections.
+    if [[ ${statuses[id]} != 3 && $lrec == true && -n ${restarted[id]:-} ]]; then
+      log "correction: backend $id (${hosts[id]}) restarted while pgpool kept it up (its pooled connections are dead): pcp_detach_node + pcp_attach_node"
+      pcp pcp_detach_node -n "$id" >/dev/null 2>&1 || log "pcp_detach_node $id failed"
+      pcp pcp_attach_node -n "$id" >/dev/null 2>&1 || log "pcp_attach_node $id failed"
+    fi
     # A standby that streams again after a rejoin or re-clone: pgpool never re-checks a
     # down backend by itself (auto_failback needs it to stream from the primary directly,
     # which cascaded standbys do not).

@@ -1,15 +1,17 @@
 /**
  * Issue 5, scenario 3: the primary pod deleted gracefully (preStop, SIGTERM, grace period) under
  * a write workload, with the example chart's default ASYNCHRONOUS replication: a switchover
- * with no acknowledged write lost (the primary's fast shutdown sends all WAL to its connected
- * standbys before it exits, then repmgrd promotes the most advanced standby).
+ * with no acknowledged write lost. The primary's entrypoint hands over itself (node-entrypoint.sh,
+ * handoff): repmgrd paused on the standbys, fast shutdown (which sends all WAL to the connected
+ * standbys), pg_promote() on a standby that holds the shutdown checkpoint, the others told to
+ * follow it; each member's entrypoint then lifts its pause.
  *
  * Back in CI since 2026-11-25 evening, once the cancelled-election stall was fixed (see
  * failover-kill.test.ts: repmgrd's reconnection now outlasts its primary-visibility window).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExampleCluster } from './harness';
-import { decisions, describeVerdict, invariantFailures, newestPodLog, underLoad, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { decisions, describeVerdict, entrypointHistory, invariantFailures, newestPodLog, underLoad, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
@@ -40,13 +42,28 @@ describe('GIVEN an asynchronous cluster under a write workload through Pgpool-II
       },
     });
     const history = await newestPodLog(cluster, before);
+    const handoffLines = async (pod: string) => (await entrypointHistory(cluster, pod)).split('\n').filter((l) => / entrypoint: handoff: /.test(l));
+    const handoffLog = await handoffLines(before);
+    // The other members' side: the target restarts its repmgrd, the others resume theirs.
+    const pauseLog = (await Promise.all(cluster.members.filter((m) => m !== before).map(handoffLines))).flat();
     console.log(
       `scenario 3: deleted ${before} gracefully (gone after ${goneMs} ms); first acknowledged write after ${run.firstAckMs} ms on ${run.firstAck.server} ` +
         `timeline ${run.firstAck.tli}, first on a newer timeline after ${run.newTimelineAckMs ?? '-'} ms; ${before} streaming again after ${streamingMs} ms; ${describeVerdict(run.verdict)}; ` +
-        `${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}\n${decisions(history)}`,
+        `${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}\n${[...handoffLog, ...pauseLog].join('\n')}\n${decisions(history)}`,
     );
     expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
     expect(run.verdict.state.primary).not.toBe(before);
     expect(history).not.toMatch(/clone: repmgr standby clone|re-clone/);
+    // The switchover was the handoff (not a failure repmgrd had to detect), to the final primary.
+    const newPrimary = run.verdict.state.primary!;
+    expect(handoffLog.join('\n')).toMatch(new RegExp(`handoff: ${newPrimary} promoted \\d+ ms after SIGTERM`));
+    expect(handoffLog.join('\n')).toMatch(/handoff: done in \d+ ms/);
+    // Failover must work again afterwards: no member's repmgrd is left paused.
+    for (const member of cluster.members) {
+      await cluster.rt.waitFor(
+        async () => (await cluster.psql(member, 'SELECT repmgr.repmgrd_is_paused()', { database: 'repmgr' }).catch(() => '')) === 'f',
+        { timeoutMs: 60_000, intervalMs: 1000, what: `repmgrd on ${member} no longer paused` },
+      );
+    }
   });
 });

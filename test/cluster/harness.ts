@@ -72,8 +72,10 @@ export interface Credentials {
 function randomPassword(): string {
   // Quotes, backslashes and colons would need escaping in .pgpass and pool_passwd; a real
   // operator's passwords may contain them, which the scripts handle, but a test must fail for
-  // one reason at a time.
-  return randomBytes(18).toString('base64url');
+  // one reason at a time. The leading '-' is on purpose: a password handed to a tool as an
+  // argument must not be read as an option (pg_md5/pg_enc once took "-l..." for one, 1 in 64
+  // random passwords, and Pgpool-II could then not log in to any backend).
+  return `-${randomBytes(18).toString('base64url')}`;
 }
 
 export function credentialsSecret(namespace: string, name: string, credentials: Credentials): object {

@@ -194,7 +194,7 @@ describe('constructs: GIVEN default props WHEN synthesized THEN the documented o
   });
 
   it('the scripts ConfigMaps hold the scripts of their workload', () => {
-    expect(Object.keys(configMapData(objects, 'c-node-scripts')).sort()).toEqual(['lib-common.sh', 'node-entrypoint.sh', 'node-probe.sh']);
+    expect(Object.keys(configMapData(objects, 'c-node-scripts')).sort()).toEqual(['lib-common.sh', 'node-entrypoint.sh', 'node-probe.sh', 'node-promote.sh']);
     expect(Object.keys(configMapData(objects, 'c-pgpool-scripts')).sort()).toEqual(['lib-common.sh', 'pgpool-entrypoint.sh', 'pgpool-probe.sh']);
   });
 

@@ -241,12 +241,11 @@ describe('repmgr.conf: GIVEN a tier WHEN rendered THEN the common repmgr setting
     ['passfile', NODE_PATHS.passfile],
     ['replication_user', 'repmgr'],
     ['failover', 'automatic'],
-    ['promote_command', 'repmgr -f /run/pgha/repmgr.conf standby promote --log-to-file'],
+    ['promote_command', 'bash /opt/pgha/scripts/node-promote.sh'],
     ['follow_command', 'repmgr -f /run/pgha/repmgr.conf standby follow --log-to-file --upstream-node-id=%n'],
     ['connection_check_type', 'ping'],
     ['primary_visibility_consensus', 'on'],
-    ['standby_disconnect_on_failover', 'on'],
-    ['sibling_nodes_disconnect_timeout', '5'],
+    ['standby_disconnect_on_failover', 'off'],
     ['degraded_monitoring_timeout', '-1'],
     ['service_start_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 start -l /dev/stderr'],
     ['service_stop_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 stop -m fast'],
@@ -278,8 +277,8 @@ describe('repmgr.conf: GIVEN a tier WHEN rendered THEN the common repmgr setting
     expect([defaults.get('monitor_interval_secs'), defaults.get('reconnect_attempts'), defaults.get('reconnect_interval')]).toEqual(['1', '3', '1']);
   });
 
-  it('the repmgr commands use the per-node file the entrypoint writes', () => {
-    expect(conf.get('promote_command')).toContain(`-f ${NODE_PATHS.repmgrConf}`);
+  it('the repmgr commands use the per-node file the entrypoint writes (promotion: through the wrapper)', () => {
+    expect(conf.get('promote_command')).toBe(`bash ${NODE_PATHS.scripts}/node-promote.sh`);
     expect(conf.get('follow_command')).toContain(`-f ${NODE_PATHS.repmgrConf}`);
   });
 
