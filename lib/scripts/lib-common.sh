@@ -137,6 +137,20 @@ local_sql() {
   psql -X -At -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d postgres -c "$*"
 }
 
+# The same in the repmgr database (repmgr.nodes, repmgr's SQL functions).
+repmgr_sql() {
+  psql -X -At -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "$*"
+}
+
+# The host= value of libpq conninfo $1 (quotes removed); empty when it has none.
+conninfo_host() {
+  local h
+  [[ $1 == *host=* ]] || return 0
+  h=${1#*host=}
+  h=${h%% *}
+  printf '%s' "${h//\'/}"
+}
+
 # ---------------------------------------------------------------------------------------
 # Local instance state
 has_data() { [[ -s $PGDATA/PG_VERSION ]]; }
@@ -280,12 +294,11 @@ known_member_hosts() {
   done
   while IFS='|' read -r id conninfo; do
     [[ $id =~ ^[0-9]+$ ]] || continue
-    h=${conninfo#*host=}
-    h=${h%% *}
+    h=$(conninfo_host "$conninfo")
     [[ -n $h && -z ${seen[$h]:-} ]] || continue
     seen[$h]=1
     printf '%s\n' "$h"
-  done < <(psql -X -At -q -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "SELECT node_id, conninfo FROM repmgr.nodes
+  done < <(repmgr_sql "SELECT node_id, conninfo FROM repmgr.nodes
     WHERE active AND node_id >= $PGHA_NODE_ID_BASE AND node_id < $((PGHA_NODE_ID_BASE + 1000)) ORDER BY node_id" 2>/dev/null)
 }
 

@@ -138,8 +138,7 @@ handoff() {
   done
   timeout 30 psql -X -q -U "$PGHA_SUPERUSER" -d postgres -c CHECKPOINT >/dev/null 2>&1 ||
     log "handoff: CHECKPOINT failed or took over 30 s; the shutdown checkpoint does the work"
-  [[ -n $REPMGRD_PID ]] && kill -TERM "$REPMGRD_PID" 2>/dev/null && wait "$REPMGRD_PID" 2>/dev/null
-  REPMGRD_PID=
+  stop_repmgrd
   if ! pg_ctl -D "$PGDATA" -w -t 300 -m fast stop >/dev/null; then
     HANDOFF_WHY="fast shutdown failed"
     handoff_unpause "${paused[@]}"
@@ -632,8 +631,7 @@ register_standby() {
 wait_own_record() {
   local _
   for _ in $(seq 1 60); do
-    [[ $(psql -X -At -q -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" \
-      -c "SELECT count(*) FROM repmgr.nodes WHERE node_id = $NODE_ID" 2>/dev/null) == 1 ]] && return 0
+    [[ $(repmgr_sql "SELECT count(*) FROM repmgr.nodes WHERE node_id = $NODE_ID" 2>/dev/null) == 1 ]] && return 0
     nap 1
   done
   log "WARNING: own repmgr record not visible locally after 60s"
@@ -963,15 +961,14 @@ FOLLOW_PASSES=0
 pause_check() {
   [[ $PGHA_ROLE_TIER == member ]] || return 0
   local paused prim
-  paused=$(psql -X -At -q -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "SELECT repmgr.repmgrd_is_paused()" 2>/dev/null) || return 0
+  paused=$(repmgr_sql "SELECT repmgr.repmgrd_is_paused()" 2>/dev/null) || return 0
   [[ $paused == t ]] || { PAUSED_SINCE=0 FOLLOW_PASSES=0; return 0; }
   ((PAUSED_SINCE == 0)) && PAUSED_SINCE=$(now)
   if [[ $CURRENT_STATE == primary ]]; then
-    if [[ $(psql -X -At -q -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "SELECT type FROM repmgr.nodes WHERE node_id = $NODE_ID" 2>/dev/null) != primary ]]; then
+    if [[ $(repmgr_sql "SELECT type FROM repmgr.nodes WHERE node_id = $NODE_ID" 2>/dev/null) != primary ]]; then
       # The old primary stopped between pg_promote() and its metadata update.
       log "handoff: promoted, but the repmgr record of this node is not primary: writing it"
-      psql -X -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" \
-        -c "$(primary_record_sql "$NODE_ID" "record completed by $POD_NAME after a handoff")" >/dev/null 2>&1 ||
+      repmgr_sql "$(primary_record_sql "$NODE_ID" "record completed by $POD_NAME after a handoff")" >/dev/null 2>&1 ||
         { log_wait "handoff: cannot write the repmgr record of this primary; repmgrd stays paused"; return 0; }
     fi
     log "handoff: this node is the primary now: restarting repmgrd to monitor it as the primary, unpaused"
@@ -986,10 +983,7 @@ pause_check() {
       # repmgrd follows on the handoff's notification only if it reads it while retrying the
       # old primary; seen here: the old primary's new pod answered first, and repmgrd resumed
       # monitoring it (a standby now) without following. Two passes are left to repmgrd.
-      log "handoff: not streaming from the new primary ${prim%%.*}: repmgr standby follow, then resuming repmgrd"
-      stop_repmgrd
-      run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$(node_id_of_host "$prim" "$PGHA_NODE_ID_BASE")" -W ||
-        log "WARNING: handoff: standby follow failed"
+      follow_primary "$prim" "handoff: not streaming from the new primary ${prim%%.*}"
       restart_repmgrd_unpaused
     fi
   elif (($(now) - PAUSED_SINCE >= PGHA_HANDOFF_PAUSE_MAX)); then
@@ -997,6 +991,17 @@ pause_check() {
     resume_repmgrd
   fi
   return 0
+}
+
+# $1 = the live primary's host, $2 = why (logged). A member standby follows it: repmgrd is
+# stopped first (it would act on the restart); the caller starts it again.
+follow_primary() {
+  local id
+  id=$(node_id_of_host "$1" "$PGHA_NODE_ID_BASE")
+  log "$2; repmgr standby follow --upstream-node-id=$id"
+  stop_repmgrd
+  run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$id" -W ||
+    log "WARNING: standby follow failed"
 }
 
 stop_repmgrd() {
@@ -1011,7 +1016,7 @@ restart_repmgrd_unpaused() {
 }
 
 resume_repmgrd() {
-  psql -X -At -q -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "SELECT repmgr.repmgrd_pause(false)" >/dev/null 2>&1 ||
+  repmgr_sql "SELECT repmgr.repmgrd_pause(false)" >/dev/null 2>&1 ||
     { log "WARNING: could not resume repmgrd (repmgr.repmgrd_pause(false))"; return 1; }
   PAUSED_SINCE=0 FOLLOW_PASSES=0
 }
@@ -1033,10 +1038,7 @@ member_stream_check() {
   prim=$(find_primary) || { UNSTREAMED_PASSES=0; return 0; }
   UNSTREAMED_PASSES=$((UNSTREAMED_PASSES + 1))
   ((UNSTREAMED_PASSES >= PGHA_UNSTREAMED_PASSES)) || return 0
-  log "follow: not streaming for $UNSTREAMED_PASSES passes while ${prim%%.*} is the primary; repmgr standby follow --upstream-node-id=$(node_id_of_host "$prim" "$PGHA_NODE_ID_BASE")"
-  stop_repmgrd
-  run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$(node_id_of_host "$prim" "$PGHA_NODE_ID_BASE")" -W ||
-    log "WARNING: standby follow failed"
+  follow_primary "$prim" "follow: not streaming for $UNSTREAMED_PASSES passes while ${prim%%.*} is the primary"
   start_repmgrd
   UNSTREAMED_PASSES=0
 }
@@ -1131,12 +1133,9 @@ follow_first_layer() {
 # The host this standby's WAL receiver streams from; empty when it does not stream, status 1
 # when the local instance cannot be asked.
 streaming_upstream_host() {
-  local cur host
+  local cur
   cur=$(local_sql "SELECT conninfo FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null) || return 1
-  [[ -n $cur ]] || return 0
-  host=${cur#*host=}
-  host=${host%% *}
-  printf '%s' "${host//\'/}"
+  conninfo_host "$cur"
 }
 
 cascade_check() {

@@ -32,8 +32,7 @@ own_lsn=${own##*|}
 
 # The failed primary is this node's upstream in the local metadata. It is skipped: a silent
 # primary would cost the full connect timeout, and repmgr standby promote checks it anyway.
-failed_id=$(psql -X -At -q -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" \
-  -c "SELECT COALESCE(upstream_node_id, 0) FROM repmgr.nodes WHERE node_id = $NODE_ID" 2>/dev/null)
+failed_id=$(repmgr_sql "SELECT COALESCE(upstream_node_id, 0) FROM repmgr.nodes WHERE node_id = $NODE_ID" 2>/dev/null)
 
 read -r -a hosts <<<"${PGHA_MEMBER_HOSTS:-}"
 for h in "${hosts[@]}"; do

@@ -239,9 +239,11 @@ reconcile() {
     lives[id]=$live
     [[ ${live%%|*} == false ]] && true_primary=${true_primary:+$true_primary,}$id
     # Postmaster start times are tracked on every pass, including passes that return early.
-    lstart=${live##*|}
-    [[ $live == *\|*\|* && -n ${BACKEND_START[id]:-} && ${BACKEND_START[id]} != "$lstart" ]] && restarted[id]=1
-    [[ $live == *\|*\|* ]] && BACKEND_START[id]=$lstart
+    if [[ $live == *\|*\|* ]]; then
+      lstart=${live##*|}
+      [[ -n ${BACKEND_START[id]:-} && ${BACKEND_START[id]} != "$lstart" ]] && restarted[id]=1
+      BACKEND_START[id]=$lstart
+    fi
   done
   # No primary or several: a failover or a split is under way; pgpool's own health check
   # detaches the dead one, and nothing here may pick a side.
