@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { BOUNDS } from './test/cluster/bounds';
 
 /**
  * Three suites:
@@ -31,8 +32,12 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
-          testTimeout: 240_000,
-          hookTimeout: 600_000,
+          // A failing test prints the runtime's events and every pod's entrypoint lines.
+          setupFiles: ['test/cluster/diagnose-on-failure.ts'],
+          // From the product's bounds (test/cluster/bounds.ts): a failover and a rejoin per test,
+          // a cluster start per file.
+          testTimeout: BOUNDS.failoverMs + BOUNDS.rejoinMs + 60_000,
+          hookTimeout: BOUNDS.allReadyMs + BOUNDS.convergedMs + 60_000,
         },
       },
     ],

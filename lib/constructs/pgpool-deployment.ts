@@ -20,7 +20,8 @@ import {
   placement,
   podSecurityContext,
   resourceRequirements,
-  scriptProbe,
+  healthProbe,
+  HEALTH_PORT,
   spreading,
 } from './pod-spec';
 
@@ -32,6 +33,9 @@ export interface PgpoolDeploymentProps {
   readonly scripts: PgpoolScripts;
   readonly serviceAccountName: string;
 }
+
+/** Seconds a Pgpool-II pod gets between SIGTERM and SIGKILL. */
+export const PGPOOL_TERMINATION_GRACE_SECONDS = 30;
 
 export class PgpoolDeployment extends Construct {
   /** The rendered files of the Pgpool-II ConfigMap. */
@@ -58,7 +62,6 @@ export class PgpoolDeployment extends Construct {
       data: { ...this.configData },
     });
 
-    const probeScript = `${PGPOOL_PATHS.scripts}/pgpool-probe.sh`;
     const container: k8s.Container = {
       name: 'pgpool',
       image: pp.image,
@@ -72,16 +75,22 @@ export class PgpoolDeployment extends Construct {
         { name: 'PGHA_PORT', value: String(pp.port) },
         { name: 'PGHA_PCP_PORT', value: String(pp.pcpPort) },
         { name: 'PGHA_CONNECT_TIMEOUT', value: String(cluster.timing.connectTimeoutSeconds) },
+        { name: 'PGHA_HEALTH_PORT', value: String(HEALTH_PORT) },
       ],
-      ports: [{ name: 'postgresql', containerPort: pp.port, protocol: 'TCP' }],
+      ports: [
+        { name: 'postgresql', containerPort: pp.port, protocol: 'TCP' },
+        // The kubelet's probes (lib/scripts/status-server.pl).
+        { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' },
+      ],
       resources: resourceRequirements(pp.resources),
       securityContext: containerSecurityContext(PGPOOL_UID),
-      // timeoutSeconds stay above the probe script's own limits (5 s, 10 s for live).
-      startupProbe: scriptProbe(probeScript, 'startup', { periodSeconds: 2, timeoutSeconds: 15, failureThreshold: 150 }),
-      // Not Ready only while Pgpool-II itself does not answer: during a failover it keeps its
-      // endpoint, so clients wait briefly instead of seeing "no endpoints".
-      readinessProbe: scriptProbe(probeScript, 'ready', { periodSeconds: 3, timeoutSeconds: 10, failureThreshold: 2 }),
-      livenessProbe: scriptProbe(probeScript, 'live', { periodSeconds: 10, timeoutSeconds: 15, failureThreshold: 6 }),
+      // The verdicts follow the entrypoint's reconcile loop (every 5 s): started once a client
+      // session through Pgpool-II worked; ready while PCP answered within the last 12 s (not
+      // "has a primary": during a failover the pods keep their endpoints, so clients wait
+      // briefly instead of seeing "no endpoints"); live fails after 60 s without an answer.
+      startupProbe: healthProbe('startup', { periodSeconds: 2, failureThreshold: 150 }),
+      readinessProbe: healthProbe('ready', { periodSeconds: 3, failureThreshold: 2 }),
+      livenessProbe: healthProbe('live', { periodSeconds: 10, failureThreshold: 3 }),
       volumeMounts: [
         { name: 'config', mountPath: PGPOOL_PATHS.config, readOnly: true },
         { name: 'scripts', mountPath: PGPOOL_PATHS.scripts, readOnly: true },
@@ -115,7 +124,7 @@ export class PgpoolDeployment extends Construct {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             securityContext: podSecurityContext(PGPOOL_UID),
-            terminationGracePeriodSeconds: 30,
+            terminationGracePeriodSeconds: PGPOOL_TERMINATION_GRACE_SECONDS,
             ...spreading(cluster, { matchLabels: selector }),
             ...placement(cluster),
             containers: [container],

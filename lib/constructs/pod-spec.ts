@@ -107,14 +107,23 @@ export function downwardApiEnv(): k8s.EnvVar[] {
   ];
 }
 
-/** An exec probe running one of our scripts with `bash`. */
-export function scriptProbe(
-  script: string,
+/** Port of the probe endpoint every pod serves (status-server.pl; PGHA_HEALTH_PORT in the scripts). */
+export const HEALTH_PORT = 8009;
+
+/**
+ * An httpGet probe of the pod's probe endpoint (lib/scripts/status-server.pl), which answers
+ * from the status line its entrypoint refreshes. An exec probe would fork the kubelet's exec,
+ * bash and psql, and open a PostgreSQL backend, every period of every pod: on a small node
+ * that alone kept a core busy.
+ */
+export function healthProbe(
   mode: 'startup' | 'ready' | 'live',
-  timing: { periodSeconds: number; timeoutSeconds: number; failureThreshold: number; initialDelaySeconds?: number },
+  timing: { periodSeconds: number; failureThreshold: number; initialDelaySeconds?: number },
 ): k8s.Probe {
   return {
-    exec: { command: ['/bin/bash', script, mode] },
+    httpGet: { path: `/${mode}`, port: k8s.IntOrString.fromString('health'), scheme: 'HTTP' },
+    // The endpoint reads a file and answers at once.
+    timeoutSeconds: 2,
     ...timing,
   };
 }

@@ -27,7 +27,8 @@ import {
   placement,
   podSecurityContext,
   resourceRequirements,
-  scriptProbe,
+  healthProbe,
+  HEALTH_PORT,
   spreading,
 } from './pod-spec';
 
@@ -36,6 +37,12 @@ export const POSTGRES_UID = 999;
 
 /** Port of the entrypoint's status endpoint (PGHA_STATUS_PORT in the scripts). */
 export const STATUS_PORT = 8008;
+
+/**
+ * Seconds a PostgreSQL pod gets between SIGTERM and SIGKILL: a primary's handoff (pause the
+ * standbys, checkpoint, fast shutdown, promote one) and a standby's fast shutdown fit well inside.
+ */
+export const NODE_TERMINATION_GRACE_SECONDS = 60;
 
 /** Seconds a pod may take to start, covering a long clone or rewind before liveness applies. */
 export const STARTUP_BUDGET = Duration.hours(2);
@@ -142,10 +149,12 @@ export class PostgresTier extends Construct {
       { name: 'PGHA_MONITOR_USER', value: cluster.users.monitorUser },
       { name: 'PGHA_PORT', value: String(cluster.postgres.port) },
       { name: 'PGHA_STATUS_PORT', value: String(STATUS_PORT) },
+      { name: 'PGHA_HEALTH_PORT', value: String(HEALTH_PORT) },
       { name: 'PGHA_CONNECT_TIMEOUT', value: String(cluster.timing.connectTimeoutSeconds) },
+      // Derived once, here: the entrypoint never reads a rendered config back for a number.
+      { name: 'PGHA_FAILOVER_WAIT', value: String(cluster.timing.failoverWaitSeconds) },
     );
 
-    const probeScript = `${NODE_PATHS.scripts}/node-probe.sh`;
     const container: k8s.Container = {
       name: 'postgres',
       image: cluster.postgres.image,
@@ -157,17 +166,20 @@ export class PostgresTier extends Construct {
         // One status line (role, system id, timeline, LSN) that peers read to elect a primary
         // when none is running, even while this node's PostgreSQL is down (lib/scripts/README.md).
         { name: 'status', containerPort: STATUS_PORT, protocol: 'TCP' },
+        // The kubelet's probes (lib/scripts/status-server.pl).
+        { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' },
       ],
       resources: resourceRequirements(tier.resources),
       securityContext: containerSecurityContext(POSTGRES_UID),
-      startupProbe: scriptProbe(probeScript, 'startup', {
+      startupProbe: healthProbe('startup', {
         periodSeconds: STARTUP_PERIOD_SECONDS,
-        timeoutSeconds: 10,
         failureThreshold: STARTUP_BUDGET.toSeconds() / STARTUP_PERIOD_SECONDS,
       }),
-      // timeoutSeconds stay above the probe script's own limits (5 s ready, 10 s live).
-      readinessProbe: scriptProbe(probeScript, 'ready', { periodSeconds: 3, timeoutSeconds: 8, failureThreshold: 2 }),
-      livenessProbe: scriptProbe(probeScript, 'live', { periodSeconds: 10, timeoutSeconds: 15, failureThreshold: 6 }),
+      // The verdicts follow the status line the supervisor refreshes every 5 s: ready within a
+      // period or two of a change; live fails after the line was stale for PGHA_LIVE_MAX_AGE
+      // (60 s) outside a long operation, then 3 periods more.
+      readinessProbe: healthProbe('ready', { periodSeconds: 3, failureThreshold: 2 }),
+      livenessProbe: healthProbe('live', { periodSeconds: 10, failureThreshold: 3 }),
       volumeMounts: [
         { name: 'data', mountPath: NODE_PATHS.dataMount },
         { name: 'config', mountPath: NODE_PATHS.config, readOnly: true },
@@ -209,7 +221,7 @@ export class PostgresTier extends Construct {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             securityContext: podSecurityContext(POSTGRES_UID),
-            terminationGracePeriodSeconds: 60,
+            terminationGracePeriodSeconds: NODE_TERMINATION_GRACE_SECONDS,
             ...spreading(cluster, spreadSelector),
             ...placement(cluster),
             containers: [container],

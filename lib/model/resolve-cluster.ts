@@ -37,6 +37,7 @@ import type {
   ResolvedCluster,
   ResolvedResources,
   ResolvedTier,
+  ResolvedTiming,
 } from './resolved';
 import {
   DEFAULT_PGPOOL_VERSION,
@@ -469,12 +470,15 @@ export function resolveCluster(
 
   // ---- Failover timing --------------------------------------------------------------------
   const failover = props.failover ?? {};
-  const timing = {
+  const timingProps = {
     monitorIntervalSeconds: failover.monitorIntervalSeconds ?? 1,
     reconnectAttempts: failover.reconnectAttempts ?? 3,
     reconnectIntervalSeconds: failover.reconnectIntervalSeconds ?? 1,
     connectTimeoutSeconds: failover.connectTimeoutSeconds ?? 2,
   };
+  const failureDetectionSeconds =
+    timingProps.monitorIntervalSeconds + timingProps.reconnectAttempts * (timingProps.reconnectIntervalSeconds + timingProps.connectTimeoutSeconds);
+  const timing: ResolvedTiming = { ...timingProps, failureDetectionSeconds, failoverWaitSeconds: 2 * failureDetectionSeconds + 30 };
   checkInteger(timing.monitorIntervalSeconds, 'failover.monitorIntervalSeconds', 1, 60);
   checkInteger(timing.reconnectAttempts, 'failover.reconnectAttempts', 1, 60);
   checkInteger(timing.reconnectIntervalSeconds, 'failover.reconnectIntervalSeconds', 1, 60);

@@ -80,6 +80,17 @@ export interface ResolvedTiming {
   readonly reconnectAttempts: number;
   readonly reconnectIntervalSeconds: number;
   readonly connectTimeoutSeconds: number;
+  /**
+   * The longest repmgrd takes to call a silent primary gone: one monitoring interval, then
+   * every reconnection attempt waiting its interval and the connect timeout.
+   */
+  readonly failureDetectionSeconds: number;
+  /**
+   * How long the entrypoint leaves a failover to repmgrd before its own election steps in
+   * (PGHA_FAILOVER_WAIT): twice the detection time plus 30 s for the promotion itself, so
+   * repmgrd always gets the first chance.
+   */
+  readonly failoverWaitSeconds: number;
 }
 
 export interface ResolvedUsers {

@@ -137,6 +137,20 @@ local_sql() {
   psql -X -At -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d postgres -c "$*"
 }
 
+# The same through a session kept open (lib-session.sh), for the supervision loop: rows in
+# SESSION_ROWS. One retry on a new session covers a server restarted since the last query.
+# The session is on the repmgr database, which every node has once it serves (its instance-wide
+# queries work from any database); a node without it falls back to a one-off psql.
+: "${PGHA_LOCAL_QUERY_TIMEOUT:=10}"
+local_query() {
+  local conninfo="host=$PGHA_SOCKET_DIR port=$PGHA_PORT user=$PGHA_SUPERUSER dbname=$PGHA_REPMGR_DATABASE"
+  session_query local "$PGHA_LOCAL_QUERY_TIMEOUT" "$1" "$conninfo" && return 0
+  session_query local "$PGHA_LOCAL_QUERY_TIMEOUT" "$1" "$conninfo" && return 0
+  local out
+  out=$(timeout "$PGHA_LOCAL_QUERY_TIMEOUT" psql -X -At -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d postgres -c "$1" 2>/dev/null) || return 1
+  mapfile -t SESSION_ROWS <<<"$out"
+}
+
 # The same in the repmgr database (repmgr.nodes, repmgr's SQL functions).
 repmgr_sql() {
   psql -X -At -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "$*"
@@ -155,22 +169,27 @@ conninfo_host() {
 # Local instance state
 has_data() { [[ -s $PGDATA/PG_VERSION ]]; }
 
-postmaster_pid() {
-  local pid
+# Sets PM_PID to the pid in postmaster.pid (no fork: the supervision loop calls it often).
+PM_PID=
+read_postmaster_pid() {
+  PM_PID=
   [[ -r $PGDATA/postmaster.pid ]] || return 1
-  read -r pid <"$PGDATA/postmaster.pid" || return 1
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  printf '%s' "$pid"
+  read -r PM_PID <"$PGDATA/postmaster.pid" || return 1
+  [[ $PM_PID =~ ^[0-9]+$ ]]
+}
+
+postmaster_pid() {
+  read_postmaster_pid && printf '%s' "$PM_PID"
 }
 
 # The pid in postmaster.pid must also be a postgres process: after a container restart the
 # PID namespace is new and the stale number may belong to any process of ours.
 postgres_running() {
-  local pid comm
-  pid=$(postmaster_pid) || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  [[ -r /proc/$pid/comm ]] || return 0
-  comm=$(<"/proc/$pid/comm")
+  local comm
+  read_postmaster_pid || return 1
+  kill -0 "$PM_PID" 2>/dev/null || return 1
+  [[ -r /proc/$PM_PID/comm ]] || return 0
+  read -r comm <"/proc/$PM_PID/comm"
   [[ $comm == postgres || $comm == postmaster ]]
 }
 
@@ -180,15 +199,22 @@ controldata_field() {
 
 # Newest timeline this data directory knows: the checkpoint's, or a later one whose history
 # file arrived (a standby that followed a promotion, or a promoted node before its checkpoint).
-local_max_history_tli() {
-  local f n max=0
+# Into REPLY with history_tli; printed by local_max_history_tli.
+history_tli() {
+  local f n
+  REPLY=0
   for f in "$PGDATA"/pg_wal/*.history; do
     [[ -e $f ]] || continue
     f=${f##*/}
     n=$((16#${f%%.history}))
-    ((n > max)) && max=$n
+    ((n > REPLY)) && REPLY=$n
   done
-  printf '%s' "$max"
+  return 0
+}
+
+local_max_history_tli() {
+  history_tli
+  printf '%s' "$REPLY"
 }
 
 # "X/Y" -> integer, for comparing LSNs in bash.
@@ -216,6 +242,7 @@ publish_status() {
   tmp=$RUN_DIR/.status.$$
   printf 'node_id=%s state=%s sysid=%s tli=%s lsn=%s pgmajor=%s streaming=%s tier=%s spec=%s ts=%(%s)T\n' \
     "$NODE_ID" "$state" "${sysid:--}" "$tli" "$lsn" "${PG_MAJOR:-0}" "$streaming" "$PGHA_ROLE_TIER" "${POD_SPEC:--}" -1 >"$tmp"
+  # Renamed into place (a fork of mv, once per pass): readers never see a half-written line.
   mv -f "$tmp" "$STATUS_FILE"
   CURRENT_STATE=$state
 }
@@ -231,25 +258,16 @@ pod_spec_hash() {
   } | md5sum | cut -c1-12
 }
 
-# perl-base (Essential in Debian, so in every postgres image) is the only listener available
-# without installing anything; bash cannot accept connections.
-# SC2016: this is perl source; its $variables are perl's, not the shell's.
-# shellcheck disable=SC2016
-STATUS_SERVER_PERL='
-use strict; use warnings; use IO::Socket::IP;
-my ($port, $file) = @ARGV;
-$SIG{PIPE} = "IGNORE";
-my $s = IO::Socket::IP->new(LocalHost => "::", LocalPort => $port, Listen => 16, ReuseAddr => 1, V6Only => 0)
-     || IO::Socket::IP->new(LocalHost => "0.0.0.0", LocalPort => $port, Listen => 16, ReuseAddr => 1)
-     || die "status endpoint: cannot listen on $port: $@\n";
-while (1) {
-  my $c = $s->accept or next;
-  if (open(my $f, "<", $file)) { local $/; my $d = <$f>; close $f; print $c $d if defined $d; }
-  close $c;
-}'
-
+# The status endpoint and the kubelet's probe endpoint: status-server.pl next to this file
+# (perl-base is Essential in Debian, so it is in every image; bash cannot accept connections).
+# Probe verdicts: a serving state refreshed within PGHA_READY_MAX_AGE seconds (ready, startup),
+# or not stale beyond PGHA_LIVE_MAX_AGE seconds outside a long operation (live).
+: "${PGHA_HEALTH_PORT:=8009}"
+: "${PGHA_READY_MAX_AGE:=12}"
+: "${PGHA_LIVE_MAX_AGE:=60}"
 start_status_server() {
-  perl -e "$STATUS_SERVER_PERL" "$PGHA_STATUS_PORT" "$STATUS_FILE" &
+  perl "$(dirname "${BASH_SOURCE[0]}")/status-server.pl" "$PGHA_STATUS_PORT" "$PGHA_HEALTH_PORT" \
+    "$STATUS_FILE" "$BUSY_MARKER" "$PGHA_READY_MAX_AGE" "$PGHA_LIVE_MAX_AGE" &
   STATUS_SERVER_PID=$!
 }
 
@@ -262,11 +280,24 @@ read_peer_status() {
 
 # Extracts field $2 from status line $1.
 status_field() {
+  status_get "$1" "$2" && printf '%s' "$REPLY"
+}
+
+# The same into REPLY, without the fork of a command substitution.
+status_get() {
   local kv
+  REPLY=
   for kv in $1; do
-    [[ ${kv%%=*} == "$2" ]] && { printf '%s' "${kv#*=}"; return 0; }
+    [[ ${kv%%=*} == "$2" ]] && { REPLY=${kv#*=}; return 0; }
   done
   return 1
+}
+
+# This node's own status line into OWN_STATUS (empty when none is published yet).
+read_own_status() {
+  OWN_STATUS=
+  [[ -r $STATUS_FILE ]] && read -r OWN_STATUS <"$STATUS_FILE"
+  [[ -n $OWN_STATUS ]]
 }
 
 # Live role check over libpq: "primary", "standby", "unregistered" or nothing (unreachable).

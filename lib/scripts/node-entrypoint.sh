@@ -8,6 +8,8 @@ set -uo pipefail
 LOG_TAG=entrypoint
 # shellcheck source=lib-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib-common.sh"
+# shellcheck source=lib-session.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib-session.sh"
 
 # Seconds; overridable so tests and small clusters can shorten them.
 : "${PGHA_ELECTION_TIMEOUT:=60}"     # wait for every member before electing with a majority
@@ -23,7 +25,6 @@ BOOTSTRAP_MARKER=$VOLUME_DIR/.pgha-bootstrap-incomplete
 CHILD_PID=
 REPMGRD_PID=
 STATUS_SERVER_PID=
-LOG_FIFO_PID=
 CURRENT_STATE=starting
 LAST_WAIT_MSG=
 LAST_WAIT_TS=0
@@ -215,12 +216,18 @@ log_wait() {
   fi
 }
 
+# Sleeps $1 seconds (default PGHA_POLL_INTERVAL) without a fork: a read with a timeout on a
+# FIFO nobody writes to. SIGTERM interrupts it at once, like a wait.
+NAP_FD=
 nap() {
-  sleep "${1:-$PGHA_POLL_INTERVAL}" &
-  wait $!
+  if [[ -z $NAP_FD ]]; then
+    rm -f "$RUN_DIR/nap"
+    mkfifo -m 0600 "$RUN_DIR/nap" && exec {NAP_FD}<>"$RUN_DIR/nap"
+  fi
+  read -r -t "${1:-$PGHA_POLL_INTERVAL}" -u "$NAP_FD" _
+  return 0
 }
 
-now() { printf '%(%s)T' -1; }
 
 # ---------------------------------------------------------------------------------------
 # Files this node owns
@@ -312,7 +319,6 @@ setup_log_fifo() {
     trap - TERM INT
     while :; do cat "$PG_LOG_FIFO"; done
   ) &
-  LOG_FIFO_PID=$!
 }
 
 # ---------------------------------------------------------------------------------------
@@ -332,9 +338,9 @@ clear_stale_locks() {
   done
 }
 
-# "sysid tli lsn streaming recovery" of the running local instance.
+# "sysid tli lsn streaming recovery" of the running local instance, in SESSION_ROWS[0].
 local_live_state() {
-  local_sql "SELECT (SELECT system_identifier FROM pg_control_system()),
+  local_query "SELECT (SELECT system_identifier FROM pg_control_system()),
     CASE WHEN pg_is_in_recovery()
       THEN GREATEST((SELECT timeline_id FROM pg_control_checkpoint()),
                     COALESCE((SELECT received_tli FROM pg_stat_wal_receiver), 0))
@@ -343,16 +349,16 @@ local_live_state() {
       THEN COALESCE(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())
       ELSE pg_current_wal_lsn() END,
     COALESCE((SELECT status = 'streaming' FROM pg_stat_wal_receiver), false)::int,
-    pg_is_in_recovery()::int" 2>/dev/null | tr '|' ' '
+    pg_is_in_recovery()::int"
 }
 
 refresh_status() {
-  local state=$1 st sysid tli lsn streaming rec htli
-  st=$(local_live_state) || return 1
-  [[ -n $st ]] || return 1
-  read -r sysid tli lsn streaming rec <<<"$st"
-  htli=$(local_max_history_tli)
-  ((htli > tli)) && tli=$htli
+  local state=$1 sysid tli lsn streaming rec
+  local_live_state || return 1
+  [[ -n ${SESSION_ROWS[0]:-} ]] || return 1
+  IFS='|' read -r sysid tli lsn streaming rec <<<"${SESSION_ROWS[0]}"
+  history_tli
+  ((REPLY > tli)) && tli=$REPLY
   if [[ $state == auto ]]; then
     if [[ $PGHA_ROLE_TIER == witness ]]; then state=witness
     elif ((rec)); then state=standby
@@ -427,7 +433,7 @@ start_hold() {
     nap 1
   done
   not_busy
-  HOLD_SINCE=$(now)
+  HOLD_SINCE=$EPOCHSECONDS
   refresh_status hold
   log "hold: data replayed to $(status_field "$(<"$STATUS_FILE")" lsn) on timeline $(status_field "$(<"$STATUS_FILE")" tli) (isolated, not serving)"
 }
@@ -437,14 +443,13 @@ start_hold() {
 # could not complete). Deterministic: highest timeline, then highest LSN, then lowest node id,
 # among nodes with promotion priority > 0. Prints the reason when this node must not promote.
 
+# Seconds repmgrd gets before the entrypoint's own election steps in: twice repmgrd's failure
+# detection plus margin, derived by the constructs from the failover timing
+# (ResolvedTiming.failoverWaitSeconds) and passed as PGHA_FAILOVER_WAIT. The default is the
+# one of the default timing.
+: "${PGHA_FAILOVER_WAIT:=50}"
 failover_wait() {
-  # repmgrd's failure detection time, read from the common repmgr.conf, doubled, plus margin:
-  # repmgrd always gets the first chance when running standbys exist.
-  local c=$PGHA_CONFIG_DIR/repmgr.conf mi ra ri
-  mi=$(sed -n "s/^[[:space:]]*monitor_interval_secs[[:space:]]*=[[:space:]]*'\{0,1\}\([0-9]*\).*/\1/p" "$c" | tail -1)
-  ra=$(sed -n "s/^[[:space:]]*reconnect_attempts[[:space:]]*=[[:space:]]*'\{0,1\}\([0-9]*\).*/\1/p" "$c" | tail -1)
-  ri=$(sed -n "s/^[[:space:]]*reconnect_interval[[:space:]]*=[[:space:]]*'\{0,1\}\([0-9]*\).*/\1/p" "$c" | tail -1)
-  printf '%s' "${PGHA_FAILOVER_WAIT:-$((2 * (${mi:-2} + ${ra:-6} * (${ri:-10} + 2)) + 30))}"
+  printf '%s' "$PGHA_FAILOVER_WAIT"
 }
 
 # $1 = seconds this node has been waiting without a primary.
@@ -606,11 +611,11 @@ clone_from() {
   rm -rf "$PGDATA"
   [[ -n $upid ]] && args+=(--upstream-node-id="$upid")
   log "clone: repmgr standby clone from $src ${upid:+(upstream node $upid)}"
-  t0=$(now)
+  t0=$EPOCHSECONDS
   run_child repmgr -f "$REPMGR_CONF" -d "$(peer_conninfo "$src")" standby clone --fast-checkpoint "${args[@]}" ||
     { log "clone from $src failed"; not_busy; return 1; }
   rm -f "$CLONE_MARKER"
-  log "clone: done in $(($(now) - t0))s"
+  log "clone: done in $((EPOCHSECONDS - t0))s"
   pg_start || die "postgres did not start after clone"
   not_busy
   register_standby "$src" "$upid"
@@ -690,12 +695,12 @@ rejoin_to() {
   write_param_floor "$prim"
   log "rejoin: repmgr node rejoin --force-rewind to primary $prim (local timeline $mytli, primary's $ptli)"
   local t0
-  t0=$(now)
+  t0=$EPOCHSECONDS
   # pg_rewind copies the primary's postgresql.conf: the same include line, rewritten anyway.
   if run_child repmgr -f "$REPMGR_CONF" -d "$(peer_conninfo "$prim")" node rejoin --force-rewind --verbose; then
     write_postgresql_conf
     not_busy
-    log "rejoin: done in $(($(now) - t0))s"
+    log "rejoin: done in $((EPOCHSECONDS - t0))s"
     return 0
   fi
   not_busy
@@ -709,7 +714,7 @@ rejoin_to() {
 
 member_main() {
   local prim rc mysys psys t_wait_start
-  t_wait_start=$(now)
+  t_wait_start=$EPOCHSECONDS
   discard_incomplete_clone
   while :; do
     prim=$(find_primary)
@@ -750,7 +755,7 @@ member_main() {
       else
         refresh_status hold
       fi
-      if elect $(($(now) - HOLD_SINCE)); then
+      if elect $((EPOCHSECONDS - HOLD_SINCE)); then
         log "role: primary (election: $ELECTION_REASON)"
         promote_from_hold && return 0
         continue
@@ -773,7 +778,7 @@ member_main() {
         fi
         log_wait "ordinal 0 with an empty data directory, but cannot tell that no cluster exists: $why"
       else
-        log_wait "empty data directory and no running primary to clone from ($(($(now) - t_wait_start))s)"
+        log_wait "empty data directory and no running primary to clone from ($((EPOCHSECONDS - t_wait_start))s)"
       fi
     fi
     nap
@@ -930,12 +935,13 @@ start_repmgrd() {
 ORPHAN_SINCE=0
 orphan_check() {
   [[ $PGHA_ROLE_TIER == member && $CURRENT_STATE == standby ]] || { ORPHAN_SINCE=0; return; }
-  if [[ $(status_field "$(<"$STATUS_FILE")" streaming) == 1 ]] || find_primary >/dev/null; then
+  read_own_status
+  if { status_get "$OWN_STATUS" streaming && [[ $REPLY == 1 ]]; } || find_primary >/dev/null; then
     ORPHAN_SINCE=0
     return
   fi
-  ((ORPHAN_SINCE == 0)) && ORPHAN_SINCE=$(now)
-  local waited=$(($(now) - ORPHAN_SINCE)) fw
+  ((ORPHAN_SINCE == 0)) && ORPHAN_SINCE=$EPOCHSECONDS
+  local waited=$((EPOCHSECONDS - ORPHAN_SINCE)) fw
   fw=$(failover_wait)
   ((waited >= fw)) || return
   if elect "$waited"; then
@@ -960,10 +966,10 @@ PAUSED_SINCE=0
 FOLLOW_PASSES=0
 pause_check() {
   [[ $PGHA_ROLE_TIER == member ]] || return 0
-  local paused prim
-  paused=$(repmgr_sql "SELECT repmgr.repmgrd_is_paused()" 2>/dev/null) || return 0
-  [[ $paused == t ]] || { PAUSED_SINCE=0 FOLLOW_PASSES=0; return 0; }
-  ((PAUSED_SINCE == 0)) && PAUSED_SINCE=$(now)
+  local prim
+  local_query "SELECT repmgr.repmgrd_is_paused()" || return 0
+  [[ ${SESSION_ROWS[0]:-} == t ]] || { PAUSED_SINCE=0 FOLLOW_PASSES=0; return 0; }
+  ((PAUSED_SINCE == 0)) && PAUSED_SINCE=$EPOCHSECONDS
   if [[ $CURRENT_STATE == primary ]]; then
     if [[ $(repmgr_sql "SELECT type FROM repmgr.nodes WHERE node_id = $NODE_ID" 2>/dev/null) != primary ]]; then
       # The old primary stopped between pg_promote() and its metadata update.
@@ -976,7 +982,8 @@ pause_check() {
     return 0
   fi
   if prim=$(find_primary) && [[ $(status_field "$(read_peer_status "$prim")" state) != stopping ]]; then
-    if [[ $(streaming_upstream_host) == "$prim" ]]; then
+    streaming_upstream_host
+    if [[ $UPSTREAM_HOST == "$prim" ]]; then
       log "handoff: streaming from the new primary ${prim%%.*}: resuming repmgrd (restarted, to monitor that upstream)"
       restart_repmgrd_unpaused
     elif ((FOLLOW_PASSES++ >= 2)); then
@@ -986,8 +993,8 @@ pause_check() {
       follow_primary "$prim" "handoff: not streaming from the new primary ${prim%%.*}"
       restart_repmgrd_unpaused
     fi
-  elif (($(now) - PAUSED_SINCE >= PGHA_HANDOFF_PAUSE_MAX)); then
-    log "handoff: repmgrd paused for $(($(now) - PAUSED_SINCE))s and no new primary: resuming it, so failover works again"
+  elif ((EPOCHSECONDS - PAUSED_SINCE >= PGHA_HANDOFF_PAUSE_MAX)); then
+    log "handoff: repmgrd paused for $((EPOCHSECONDS - PAUSED_SINCE))s and no new primary: resuming it, so failover works again"
     resume_repmgrd
   fi
   return 0
@@ -1032,9 +1039,9 @@ UNSTREAMED_PASSES=0
 member_stream_check() {
   [[ $PGHA_ROLE_TIER == member && $CURRENT_STATE == standby ]] || { UNSTREAMED_PASSES=0; return 0; }
   ((PAUSED_SINCE == 0)) || return 0
-  local host prim
-  host=$(streaming_upstream_host) || return 0
-  if [[ -n $host ]]; then UNSTREAMED_PASSES=0; return 0; fi
+  local prim
+  streaming_upstream_host || return 0
+  if [[ -n $UPSTREAM_HOST ]]; then UNSTREAMED_PASSES=0; return 0; fi
   prim=$(find_primary) || { UNSTREAMED_PASSES=0; return 0; }
   UNSTREAMED_PASSES=$((UNSTREAMED_PASSES + 1))
   ((UNSTREAMED_PASSES >= PGHA_UNSTREAMED_PASSES)) || return 0
@@ -1054,33 +1061,30 @@ member_stream_check() {
 ISOLATED_CHECKS=0
 fence_check() {
   [[ $PGHA_ROLE_TIER == member && $CURRENT_STATE == primary ]] || { ISOLATED_CHECKS=0; return 0; }
-  local -a hosts
-  local h line n majority reachable=1 mine mytli mysysid t newer="" dir
+  local -a hosts peers=()
+  local h line n majority reachable=1 mytli mysysid t newer=""
   read -r -a hosts <<<"${PGHA_MEMBER_HOSTS:-}"
   n=${#hosts[@]}
   ((n > 1)) || return 0
   majority=$((n / 2 + 1))
-  mine=$(<"$STATUS_FILE")
-  mytli=$(status_field "$mine" tli)
-  mysysid=$(status_field "$mine" sysid)
-  # Read every peer at once: an unreachable one costs the read timeout, not one per peer.
-  dir=$(mktemp -d "$RUN_DIR/.fence.XXXXXX")
+  read_own_status
+  status_get "$OWN_STATUS" tli && mytli=$REPLY
+  status_get "$OWN_STATUS" sysid && mysysid=$REPLY
   for h in "${hosts[@]}"; do
-    [[ $h == "$SELF_HOST" ]] && continue
-    read_peer_status "$h" >"$dir/${h%%.*}" &
+    [[ $h == "$SELF_HOST" ]] || peers+=("$h")
   done
-  wait_children_except_supervised
-  for h in "${hosts[@]}"; do
-    [[ $h == "$SELF_HOST" ]] && continue
-    line=$(<"$dir/${h%%.*}")
+  read_peer_statuses "${peers[@]}"
+  for h in "${peers[@]}"; do
+    line=${PEER_STATUS[$h]:-}
     [[ -n $line ]] || continue
     reachable=$((reachable + 1))
-    t=$(status_field "$line" tli)
-    if [[ $(status_field "$line" sysid) == "$mysysid" && $t =~ ^[0-9]+$ ]] && ((t > mytli)); then
-      newer="$h publishes timeline $t ($(status_field "$line" state)), newer than this primary's $mytli"
+    status_get "$line" tli && t=$REPLY
+    status_get "$line" sysid
+    if [[ $REPLY == "$mysysid" && $t =~ ^[0-9]+$ ]] && ((t > mytli)); then
+      status_get "$line" state
+      newer="$h publishes timeline $t ($REPLY), newer than this primary's $mytli"
     fi
   done
-  rm -rf "$dir"
   [[ -n $newer ]] && fence "$newer"
   if ((reachable < majority)); then
     ISOLATED_CHECKS=$((ISOLATED_CHECKS + 1))
@@ -1092,13 +1096,34 @@ fence_check() {
   return 0
 }
 
-# The peer reads run as background jobs; repmgrd and the status server are children too, so
-# wait for the reads by pid rather than with a bare wait.
-wait_children_except_supervised() {
-  local j
-  for j in $(jobs -p); do
-    [[ $j == "$REPMGRD_PID" || $j == "$STATUS_SERVER_PID" || $j == "$LOG_FIFO_PID" ]] && continue
-    wait "$j" 2>/dev/null
+# PEER_STATUS[host]: the status line of each host given, read in parallel within 2 s (empty
+# when unreachable). One fork per host: the reader, killed when the 2 s are up (a connect to
+# a partitioned host would otherwise wait for the kernel's SYN retries).
+declare -A PEER_STATUS=()
+read_peer_statuses() {
+  local -a hosts=("$@") pids=()
+  local i line deadline dir=$RUN_DIR/peer-status
+  PEER_STATUS=()
+  [[ -d $dir ]] || mkdir -p "$dir"
+  for i in "${!hosts[@]}"; do
+    : >"$dir/$i"
+    (
+      exec 3<>"/dev/tcp/${hosts[i]}/$PGHA_STATUS_PORT" && IFS= read -r -t 2 line <&3 && printf '%s\n' "$line" >"$dir/$i"
+    ) 2>/dev/null &
+    pids+=($!)
+  done
+  deadline=$((${EPOCHREALTIME/./} + 2000000))
+  for i in "${!pids[@]}"; do
+    while kill -0 "${pids[i]}" 2>/dev/null && ((${EPOCHREALTIME/./} < deadline)); do
+      nap 0.05
+    done
+    kill -KILL "${pids[i]}" 2>/dev/null
+    wait "${pids[i]}" 2>/dev/null
+  done
+  for i in "${!hosts[@]}"; do
+    line=
+    read -r line <"$dir/$i"
+    PEER_STATUS[${hosts[i]}]=$line
   done
 }
 
@@ -1130,18 +1155,25 @@ follow_first_layer() {
     log "WARNING: standby follow failed"
 }
 
-# The host this standby's WAL receiver streams from; empty when it does not stream, status 1
-# when the local instance cannot be asked.
+# UPSTREAM_HOST: the host this standby's WAL receiver streams from; empty when it does not
+# stream. Status 1 when the local instance cannot be asked.
+UPSTREAM_HOST=
 streaming_upstream_host() {
   local cur
-  cur=$(local_sql "SELECT conninfo FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null) || return 1
-  conninfo_host "$cur"
+  UPSTREAM_HOST=
+  local_query "SELECT conninfo FROM pg_stat_wal_receiver WHERE status = 'streaming'" || return 1
+  cur=${SESSION_ROWS[0]:-}
+  [[ $cur == *host=* ]] || return 0
+  cur=${cur#*host=}
+  cur=${cur%% *}
+  UPSTREAM_HOST=${cur//\'/}
 }
 
 cascade_check() {
   [[ $PGHA_ROLE_TIER == cascade && $CURRENT_STATE == standby ]] || return 0
   local host
-  host=$(streaming_upstream_host) || return 0
+  streaming_upstream_host || return 0
+  host=$UPSTREAM_HOST
   if [[ -z $host ]]; then
     NOT_STREAMING_CHECKS=$((NOT_STREAMING_CHECKS + 1))
     ((NOT_STREAMING_CHECKS >= 3)) || return 0
@@ -1150,7 +1182,10 @@ cascade_check() {
     return 0
   fi
   NOT_STREAMING_CHECKS=0
-  if [[ $(peer_sql "$host" "SELECT pg_is_in_recovery()") != f ]]; then
+  # A session kept open to the upstream (re-opened when the upstream changes).
+  [[ $host == "${CASCADE_UPSTREAM_SESSION:-}" ]] || session_close upstream
+  CASCADE_UPSTREAM_SESSION=$host
+  if ! session_query upstream 10 "SELECT pg_is_in_recovery()" "host=$host user=$PGHA_REPMGR_USER dbname=$PGHA_REPMGR_DATABASE $PEER_CONN_OPTS" || [[ ${SESSION_ROWS[0]:-} != f ]]; then
     ON_PRIMARY_CHECKS=0
     return 0
   fi
@@ -1180,12 +1215,14 @@ scaledown_check() {
   ((n > 0)) || return 0
   # Member node ids are base + ordinal; cascades and the witness have ids of their own.
   lo=$((PGHA_NODE_ID_BASE + n)) hi=$((PGHA_NODE_ID_BASE + 1000))
-  rows=$(psql -X -At -q -F ' ' -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "
-    SELECT COALESCE(n.node_id, s.id), COALESCE(n.type, '-'), COALESCE(s.slot_name, '-'), COALESCE(s.active::text, '-')
+  local_query "
+    SELECT COALESCE(n.node_id, s.id) || ' ' || COALESCE(n.type, '-') || ' ' || COALESCE(s.slot_name, '-') || ' ' || COALESCE(s.active::text, '-')
     FROM repmgr.nodes n FULL JOIN (
       SELECT slot_name, active, CASE WHEN slot_name ~ '^repmgr_slot_[0-9]{1,9}\$' THEN substr(slot_name, 13)::int END AS id
       FROM pg_replication_slots) s ON s.id = n.node_id
-    WHERE COALESCE(n.node_id, s.id) >= $lo AND COALESCE(n.node_id, s.id) < $hi" 2>/dev/null) || return 0
+    WHERE COALESCE(n.node_id, s.id) >= $lo AND COALESCE(n.node_id, s.id) < $hi" || return 0
+  ((${#SESSION_ROWS[@]} > 0)) || { GONE_SINCE=(); return 0; }
+  rows=$(printf '%s\n' "${SESSION_ROWS[@]}")
   local -A seen=()
   while read -r id type slot active; do
     [[ $id =~ ^[0-9]+$ ]] || continue
@@ -1196,9 +1233,9 @@ scaledown_check() {
       continue
     fi
     t=${GONE_SINCE[$id]:-}
-    [[ -n $t ]] || { GONE_SINCE[$id]=$(now); continue; }
-    (($(now) - t >= PGHA_SCALEDOWN_GRACE)) || continue
-    log "scale-down: node $id (${host%%.*}) is beyond the $n configured members, its slot is inactive and its pod gone for $(($(now) - t))s: unregistering it and dropping its replication slot"
+    [[ -n $t ]] || { GONE_SINCE[$id]=$EPOCHSECONDS; continue; }
+    ((EPOCHSECONDS - t >= PGHA_SCALEDOWN_GRACE)) || continue
+    log "scale-down: node $id (${host%%.*}) is beyond the $n configured members, its slot is inactive and its pod gone for $((EPOCHSECONDS - t))s: unregistering it and dropping its replication slot"
     case $type in
       standby) repmgr -f "$REPMGR_CONF" standby unregister --node-id="$id" >/dev/null 2>&1 || log "WARNING: standby unregister of node $id failed" ;;
       primary) repmgr -f "$REPMGR_CONF" primary unregister --node-id="$id" >/dev/null 2>&1 || log "WARNING: primary unregister of node $id failed" ;;
@@ -1225,8 +1262,8 @@ supervise() {
       down_since=0
       refresh_status auto || true
     else
-      ((down_since == 0)) && down_since=$(now) && log "postgres is not running (repmgr may be restarting it)"
-      if (($(now) - down_since >= PGHA_PG_DOWN_GRACE)); then
+      ((down_since == 0)) && down_since=$EPOCHSECONDS && log "postgres is not running (repmgr may be restarting it)"
+      if ((EPOCHSECONDS - down_since >= PGHA_PG_DOWN_GRACE)); then
         log "postgres has been down for ${PGHA_PG_DOWN_GRACE}s: exiting so the container restarts"
         [[ -n $REPMGRD_PID ]] && kill -TERM "$REPMGRD_PID" 2>/dev/null
         exit 1

@@ -14,6 +14,12 @@ set -uo pipefail
 : "${PGHA_SECRETS_DIR:=/etc/pgha/secrets}"
 : "${PGHA_PGPOOL_RUN_DIR:=/run/pgpool}"
 : "${PGHA_PGPOOL_CHECK_INTERVAL:=5}"
+# Probe endpoint (status-server.pl): ready while the reconcile loop heard from PCP within
+# PGHA_READY_MAX_AGE seconds, live unless it has not for PGHA_LIVE_MAX_AGE seconds.
+: "${PGHA_HEALTH_PORT:=8009}"
+: "${PGHA_READY_MAX_AGE:=$((2 * PGHA_PGPOOL_CHECK_INTERVAL + 2))}"
+: "${PGHA_LIVE_MAX_AGE:=60}"
+SCRIPTS_DIR=$(dirname "${BASH_SOURCE[0]}")
 
 RUN_DIR=$PGHA_PGPOOL_RUN_DIR
 CONF=$PGHA_PGPOOL_CONFIG_DIR/pgpool.conf
@@ -22,7 +28,10 @@ export PGPOOLKEYFILE=$RUN_DIR/.pgpoolkey
 export PCPPASSFILE=$RUN_DIR/.pcppass
 export PGPASSFILE=$RUN_DIR/.pgpass
 PGPOOL_PID=
-CHILD_PID=
+STATUS_FILE=$RUN_DIR/status
+SESSION_DIR=$RUN_DIR/sessions
+# shellcheck source=lib-session.sh
+source "$SCRIPTS_DIR/lib-session.sh"
 
 log() {
   local TZ=UTC
@@ -98,7 +107,6 @@ stop_pgpool() {
 on_term() {
   trap - TERM INT
   log "SIGTERM: fast shutdown of pgpool"
-  [[ -n $CHILD_PID ]] && kill "$CHILD_PID" 2>/dev/null
   stop_pgpool
   exit 0
 }
@@ -109,12 +117,29 @@ pcp() {
   timeout 10 "$cmd" -h "$RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w "$@"
 }
 
-# "recovery|walreceiver status|postmaster start (epoch s)" of a backend, e.g.
-# "true|streaming|1795630010" or "false|primary|1795630010"; nothing when unreachable.
-backend_in_recovery() {
-  psql -X -At -q -d "host=$1 port=$2 user=$PGHA_MONITOR_USER dbname=postgres connect_timeout=${PGHA_CONNECT_TIMEOUT:-2} keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3" \
-    -c "SELECT pg_is_in_recovery()::text || CASE WHEN pg_is_in_recovery() THEN '|' || COALESCE((SELECT status FROM pg_stat_wal_receiver), 'none') ELSE '|primary' END
-          || '|' || extract(epoch FROM pg_postmaster_start_time())::bigint" 2>/dev/null
+# BACKEND_LIVE: "recovery|walreceiver status|postmaster start (epoch s)" of backend $1 at
+# host $2 port $3, e.g. "true|streaming|1795630010" or "false|primary|1795630010"; empty when
+# it does not answer within 5 s. Asked over a session kept open per backend (lib-session.sh):
+# a new connection per backend per pass cost a psql and a backend fork each.
+BACKEND_LIVE=
+backend_state() {
+  BACKEND_LIVE=
+  session_query "backend$1" 5 "SELECT pg_is_in_recovery()::text || CASE WHEN pg_is_in_recovery() THEN '|' || COALESCE((SELECT status FROM pg_stat_wal_receiver), 'none') ELSE '|primary' END
+          || '|' || extract(epoch FROM pg_postmaster_start_time())::bigint" \
+    "host=$2 port=$3 user=$PGHA_MONITOR_USER dbname=postgres connect_timeout=${PGHA_CONNECT_TIMEOUT:-2} keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3" &&
+    BACKEND_LIVE=${SESSION_ROWS[0]:-}
+}
+
+# The status line the probe endpoint judges (status-server.pl): "starting" until a client
+# session through pgpool worked once, then "serving", refreshed on every pass on which PCP
+# answered.
+publish_status() {
+  printf 'state=%s tier=pgpool ts=%(%s)T\n' "$1" -1 >"$STATUS_FILE.new" && mv -f "$STATUS_FILE.new" "$STATUS_FILE"
+}
+
+SERVING=0
+session_works() {
+  timeout 5 psql -X -At -q -h "$RUN_DIR" -p "$PGHA_PORT" -U "$PGHA_MONITOR_USER" -d postgres -c 'SELECT 1' >/dev/null 2>&1
 }
 
 # "pid parent-pid title" of every process whose title starts with "pgpool: $1". Read from
@@ -209,6 +234,11 @@ reconcile() {
   local -a hosts=() ports=() statuses=() roles=() restarted=()
   info=$(pcp pcp_node_info -a -v 2>/dev/null) || { unstick_pcp; return 0; }
   STUCK_PCP=""
+  if ((SERVING)) || session_works; then
+    ((SERVING)) || log "serving: a client session through pgpool works"
+    SERVING=1
+    publish_status serving
+  fi
   id=-1
   # Verbose "Key : value" lines, one block per backend starting with Hostname: the terse
   # format gained columns between versions (4.3 added the backend status and role).
@@ -235,7 +265,8 @@ reconcile() {
   fi
   STUCK_PASSES=0
   for ((id = 0; id < n; id++)); do
-    live=$(backend_in_recovery "${hosts[id]}" "${ports[id]}")
+    backend_state "$id" "${hosts[id]}" "${ports[id]}"
+    live=$BACKEND_LIVE
     lives[id]=$live
     [[ ${live%%|*} == false ]] && true_primary=${true_primary:+$true_primary,}$id
     # Postmaster start times are tracked on every pass, including passes that return early.
@@ -300,12 +331,21 @@ reconcile() {
   restore_sr_worker
 }
 
+# Sleeps without a fork: a read with a timeout on a FIFO nobody writes to (SIGTERM
+# interrupts it at once).
+NAP_FD=
+nap() {
+  if [[ -z $NAP_FD ]]; then
+    rm -f "$RUN_DIR/nap"
+    mkfifo -m 0600 "$RUN_DIR/nap" && exec {NAP_FD}<>"$RUN_DIR/nap"
+  fi
+  read -r -t "$1" -u "$NAP_FD" _
+  return 0
+}
+
 supervise() {
   while :; do
-    sleep "$PGHA_PGPOOL_CHECK_INTERVAL" &
-    CHILD_PID=$!
-    wait "$CHILD_PID"
-    CHILD_PID=
+    nap "$PGHA_PGPOOL_CHECK_INTERVAL"
     if ! kill -0 "$PGPOOL_PID" 2>/dev/null; then
       wait "$PGPOOL_PID"
       die "pgpool exited (status $?)"
@@ -330,6 +370,9 @@ main() {
   write_credentials
   # Stale pid file from a previous container of this pod (the emptyDir survives restarts).
   rm -f "$(conf_value pid_file_name)" 2>/dev/null
+  publish_status starting
+  perl "$SCRIPTS_DIR/status-server.pl" 0 "$PGHA_HEALTH_PORT" "$STATUS_FILE" "$RUN_DIR/busy" \
+    "$PGHA_READY_MAX_AGE" "$PGHA_LIVE_MAX_AGE" &
   start_pgpool
   supervise
 }

@@ -4,6 +4,7 @@
  * Quorum-synchronous replication: zero acknowledged writes may be lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { decisions, describeVerdict, invariantFailures, newestPodLog, underLoad, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
@@ -33,7 +34,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
             if ((await cluster.primary()) === before) return true;
             return (await cluster.psql(before, 'SELECT status FROM pg_stat_wal_receiver', { timeoutMs: 5_000 }).catch(() => '')) === 'streaming';
           },
-          { timeoutMs: 180_000, intervalMs: 500, what: `${before} primary again or streaming` },
+          { timeoutMs: BOUNDS.rejoinMs, intervalMs: 500, what: `${before} primary again or streaming` },
         );
         streamingMs = Date.now() - t0;
       },
@@ -71,7 +72,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
     const [victim] = await cluster.pgpoolPods();
     const run = await underLoad(cluster, forward.config, () => cluster.rt.killPod(victim).then(() => undefined), {
       after: async () => {
-        await cluster.rt.waitReady('app.kubernetes.io/component=pgpool', { count: 2, namespace: cluster.namespace, timeoutMs: 120_000 });
+        await cluster.rt.waitReady('app.kubernetes.io/component=pgpool', { count: 2, namespace: cluster.namespace, timeoutMs: BOUNDS.pgpoolReplacementMs });
       },
     });
     console.log(
@@ -87,7 +88,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
       await Promise.all(pods.map((p) => cluster.rt.killPod(p)));
     }, {
       after: async () => {
-        await cluster.rt.waitReady('app.kubernetes.io/component=pgpool', { count: 2, namespace: cluster.namespace, timeoutMs: 120_000 });
+        await cluster.rt.waitReady('app.kubernetes.io/component=pgpool', { count: 2, namespace: cluster.namespace, timeoutMs: BOUNDS.pgpoolReplacementMs });
       },
     });
     console.log(

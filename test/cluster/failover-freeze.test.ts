@@ -22,6 +22,7 @@
  */
 import { cpSync } from 'fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { decisions, describeVerdict, entrypointHistory, invariantFailures, underLoad, waitStreaming, servesAsPrimary, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
@@ -31,7 +32,7 @@ function logTime(line: string): number {
   return m ? Date.parse(`${m[1]}T${m[2]}Z`) : NaN;
 }
 
-const FAILOVER_BOUND_MS = 240_000;
+const FAILOVER_BOUND_MS = BOUNDS.frozenFailoverMs;
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
@@ -73,7 +74,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
         thawAt = Date.now();
         // A client of the old primary writes right after the thaw, straight to its socket.
         direct = await cluster.exec(before, ['psql', '-X', '-At', '-h', '/var/run/postgresql', '-U', 'postgres', '-d', 'app', '-c', 'INSERT INTO failover_rows (id, writer) VALUES (-2, -2)'], 60_000);
-        await cluster.rt.waitFor(async () => !(await servesAsPrimary(cluster, before)), { timeoutMs: 60_000, intervalMs: 200, what: `${before} fenced after thaw` });
+        await cluster.rt.waitFor(async () => !(await servesAsPrimary(cluster, before)), { timeoutMs: BOUNDS.steadyWriteMs, intervalMs: 200, what: `${before} fenced after thaw` });
         fencedAfterThawMs = Date.now() - thawAt;
         streamingAfterThawMs = (await waitStreaming(cluster, before, t0)) - (thawAt - t0);
         // Every Pgpool-II pod runs its streaming-replication check worker again (the entrypoint
@@ -88,7 +89,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
           },
           // Measured 12-78 s after the thaw (a pod whose worker was stopped waits until every
           // backend answers and is attached again, then restarts pgpool once).
-          { timeoutMs: 180_000, intervalMs: 1_000, what: 'a streaming-replication check worker in every Pgpool-II pod' },
+          { timeoutMs: BOUNDS.rejoinMs, intervalMs: 1_000, what: 'a streaming-replication check worker in every Pgpool-II pod' },
         );
         workerBackAfterThawMs = Date.now() - thawAt;
       },
@@ -119,5 +120,5 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
     // The direct write after the thaw was not accepted.
     expect(direct.code).not.toBe(0);
     expect(await cluster.psql(run.verdict.state.primary, 'SELECT count(*) FROM failover_rows WHERE id < 0', { database: 'app' })).toBe('0');
-  }, 600_000);
+  }, BOUNDS.frozenFailoverMs + 2 * BOUNDS.rejoinMs);
 });

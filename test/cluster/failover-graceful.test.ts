@@ -10,6 +10,7 @@
  * failover-kill.test.ts: repmgrd's reconnection now outlasts its primary-visibility window).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { decisions, describeVerdict, entrypointHistory, invariantFailures, newestPodLog, underLoad, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
@@ -62,7 +63,7 @@ describe('GIVEN an asynchronous cluster under a write workload through Pgpool-II
     for (const member of cluster.members) {
       await cluster.rt.waitFor(
         async () => (await cluster.psql(member, 'SELECT repmgr.repmgrd_is_paused()', { database: 'repmgr' }).catch(() => '')) === 'f',
-        { timeoutMs: 60_000, intervalMs: 1000, what: `repmgrd on ${member} no longer paused` },
+        { timeoutMs: BOUNDS.steadyWriteMs, intervalMs: 1000, what: `repmgrd on ${member} no longer paused` },
       );
     }
   });

@@ -12,6 +12,7 @@
  * window when the candidate asks: 0 stalls in the next 10 failovers in a row (6 kills, 2 graceful deletes, 2 witness kills).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { Workload, describeVerdict, dumpLogs, entrypointHistory, verify, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
@@ -41,7 +42,7 @@ async function killPrimaryUnderLoad(label: string): Promise<void> {
   const workload = new Workload(forward.config, { writers: 4, readers: 2 });
   await workload.start();
   try {
-    await workload.waitAckAfter(Date.now(), 30_000);
+    await workload.waitAckAfter(Date.now(), BOUNDS.steadyWriteMs);
     await new Promise((r) => setTimeout(r, 2_000));
     const tliBefore = Math.max(...workload.acked().map((r) => r.tli!));
     const t0 = Date.now();
@@ -50,7 +51,7 @@ async function killPrimaryUnderLoad(label: string): Promise<void> {
     // First write acknowledged by the new primary (a newer timeline).
     const first = await cluster.rt.waitFor(
       async () => workload.acked().filter((r) => r.tli! > tliBefore).sort((a, b) => a.end - b.end)[0],
-      { timeoutMs: 120_000, intervalMs: 100, what: 'a write acknowledged on a newer timeline' },
+      { timeoutMs: BOUNDS.failoverMs, intervalMs: 100, what: 'a write acknowledged on a newer timeline' },
     );
     const firstAckMs = first.end - t0;
     // The old primary streams again (as a standby of the new primary).
@@ -62,7 +63,7 @@ async function killPrimaryUnderLoad(label: string): Promise<void> {
           return false;
         }
       },
-      { timeoutMs: 180_000, intervalMs: 500, what: `${before} streaming again` },
+      { timeoutMs: BOUNDS.rejoinMs, intervalMs: 500, what: `${before} streaming again` },
     );
     const streamingMs = Date.now() - t0;
     // Keep writing a little on the converged cluster.

@@ -5,6 +5,7 @@
  * acknowledged writes may be lost. (Scenario 5, freeze/thaw: failover-freeze.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { decisions, describeVerdict, entrypointHistory, invariantFailures, newestPodLog, underLoad, waitStreaming, servesAsPrimary, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
@@ -35,10 +36,10 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
         // Both clocks run from the fault: the isolated primary stops serving, another member takes writes.
         await Promise.all([
           cluster.rt
-            .waitFor(async () => workload.acked().find((r) => r.tli! > tliBefore), { timeoutMs: 120_000, intervalMs: 100, what: 'a write on a newer timeline' })
+            .waitFor(async () => workload.acked().find((r) => r.tli! > tliBefore), { timeoutMs: BOUNDS.failoverMs, intervalMs: 100, what: 'a write on a newer timeline' })
             .then((r) => (promotedAckMs = r.end - t0)),
           cluster.rt
-            .waitFor(async () => !(await servesAsPrimary(cluster, before)), { timeoutMs: 120_000, intervalMs: 250, what: `${before} fenced` })
+            .waitFor(async () => !(await servesAsPrimary(cluster, before)), { timeoutMs: BOUNDS.failoverMs, intervalMs: 250, what: `${before} fenced` })
             .then(() => (fencedMs = Date.now() - t0)),
         ]);
         // A write straight to the isolated node (its own socket) is refused.

@@ -12,8 +12,11 @@
  * election (~65-70 s without a primary) because the primary of the moment still had the
  * scaled-away members' repmgr records (see lib/scripts/README.md, "Scale-down bookkeeping").
  */
+import { readFileSync } from 'fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stateDir } from '../runtime';
 import type { PostgresClusterProps } from '../../lib/model/props';
+import { BOUNDS, rollMs } from './bounds';
 import { ExampleCluster } from './harness';
 import { decisions, describeVerdict, dumpLogs, entrypointHistory, invariantFailures, startConverged, stopConverged, verify, Workload, type ConvergedCluster, type Verdict } from './workload';
 
@@ -22,10 +25,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BASE: Partial<PostgresClusterProps> = { replication: { mode: 'quorum', standbys: 1 } };
 const withMembers = (replicas: number): Partial<PostgresClusterProps> => ({ ...BASE, members: { replicas, storage: { size: '10Gi' } } });
 
-// A phase: workload start, rollout (clones, one failover of the rolled primary), verification.
-// Measured: rollouts 27-168 s, whole phases up to ~4 min on a loaded machine; the bounds leave
-// 2.5x and keep a stuck phase from eating the CI's hour.
-const PHASE_TIMEOUT_MS = 900_000;
+// A phase: a first write, the roll of every member (and of the cascades and Pgpool-II, which
+// roll at the same time), the writes going on, convergence and bookkeeping.
+const MAX_MEMBERS = 5;
+const ROLL_BOUND_MS = rollMs(MAX_MEMBERS);
+const BOOKKEEPING_SETTLE_MS = BOUNDS.rejoinMs;
+const PHASE_TIMEOUT_MS = 2 * BOUNDS.steadyWriteMs + ROLL_BOUND_MS + BOUNDS.rejoinMs + BOOKKEEPING_SETTLE_MS;
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
@@ -56,6 +61,58 @@ async function waitRolledOut(timeoutMs: number): Promise<number> {
     { timeoutMs, intervalMs: 1_000, what: 'every workload rolled out' },
   );
   return Date.now() - t0;
+}
+
+/** Milliseconds of each step of one pod's replacement during a roll, from the runtime's events and the entrypoint log. */
+interface RollStep {
+  pod: string;
+  /** SIGTERM (deletion) to the container's exit: the entrypoint's shutdown (handoff on a primary). */
+  terminateMs?: number;
+  /** Exit to the old pod's deletion: the runtime's teardown (cgroup, mounts, network namespace). */
+  teardownMs?: number;
+  /** Deletion to the new container's start: the controller and the runtime's pod set-up. */
+  recreateMs?: number;
+  /** Container start to the entrypoint's role decision (its first look at the peers). */
+  decideMs?: number;
+  /** Role decision to Ready (rejoin or clone, start, streaming). */
+  joinMs?: number;
+}
+
+/** The replacement of each member pod after `since` (epoch ms), step by step. */
+function rollTimeline(since: number): RollStep[] {
+  const events = readFileSync(`${stateDir(cluster.instance)}/events.log`, 'utf8').split('\n');
+  const at = (pod: string, re: RegExp, after: number): number | undefined => {
+    for (const line of events) {
+      const t = Date.parse(line.slice(0, 24));
+      if (t >= after && line.includes(`pgha-example/${pod} `) && re.test(line)) return t;
+    }
+    return undefined;
+  };
+  const logAt = (pod: string, re: RegExp, after: number): number | undefined => {
+    for (const line of cluster.rt.logHistory(pod, cluster.namespace).flatMap((f) => f.content.split('\n'))) {
+      const t = Date.parse(line.slice(0, 20));
+      if (t >= after - 1000 && re.test(line)) return t;
+    }
+    return undefined;
+  };
+  const steps: RollStep[] = [];
+  for (const pod of cluster.members) {
+    const deleting = at(pod, / deleting \(grace/, since);
+    if (deleting === undefined) continue;
+    const exited = at(pod, / container postgres exited /, deleting);
+    const deleted = at(pod, / deleted$/, deleting);
+    const started = deleted === undefined ? undefined : at(pod, / container postgres started /, deleted);
+    const decided = started === undefined ? undefined : logAt(pod, / entrypoint: role: /, started);
+    const ready = started === undefined ? undefined : at(pod, / container postgres ready=true/, started);
+    const d = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : b - a);
+    steps.push({ pod, terminateMs: d(deleting, exited), teardownMs: d(exited, deleted), recreateMs: d(deleted, started), decideMs: d(started, decided), joinMs: d(decided, ready) });
+  }
+  return steps;
+}
+
+function describeTimeline(steps: RollStep[]): string {
+  const f = (ms?: number) => (ms === undefined ? '     ?' : (ms / 1000).toFixed(1).padStart(6));
+  return ['pod              terminate teardown recreate  decide    join (s)', ...steps.map((s) => `${s.pod.padEnd(16)} ${f(s.terminateMs)}   ${f(s.teardownMs)}   ${f(s.recreateMs)}  ${f(s.decideMs)}  ${f(s.joinMs)}`)].join('\n');
 }
 
 interface Bookkeeping {
@@ -118,19 +175,21 @@ async function scaleTo(replicas: number, label: string): Promise<Phase> {
   const workload = new Workload(forward.config, { writers: 4, readers: 2 });
   await workload.start();
   try {
-    await workload.waitAckAfter(Date.now(), 60_000);
+    await workload.waitAckAfter(Date.now(), BOUNDS.steadyWriteMs);
     await sleep(2_000);
     const t0 = Date.now();
     const warnings = await cluster.apply(withMembers(replicas));
-    const rolloutMs = await waitRolledOut(420_000);
+    // The roll of the members bounds the rollout: grace, start and rejoin per pod (bounds.ts).
+    const rolloutMs = await waitRolledOut(rollMs(Math.max(cluster.members.length, replicas)));
+    console.log(`scenario 10 ${label}: roll of the members, step by step:\n${describeTimeline(rollTimeline(t0))}`);
     // Writes keep going a little after the rollout, then the cluster must have settled.
-    await workload.waitAckAfter(Date.now(), 120_000);
+    await workload.waitAckAfter(Date.now(), BOUNDS.steadyWriteMs);
     await sleep(3_000);
     await workload.stop();
     const verdict = await verify(cluster, workload);
     // Slots of a node that went away are dropped by the primary's supervisor within a few passes.
     let book = await bookkeeping(verdict.state.primary, verdict.state.poolNodes);
-    const settleDeadline = Date.now() + 90_000;
+    const settleDeadline = Date.now() + BOOKKEEPING_SETTLE_MS;
     while (bookkeepingFailures(book).length && Date.now() < settleDeadline) {
       await sleep(5_000);
       book = await bookkeeping(verdict.state.primary, verdict.state.poolNodes);

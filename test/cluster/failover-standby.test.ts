@@ -11,6 +11,7 @@
  * closed with a bound too. Passed 3 runs in a row since, with three other clusters running.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { decisions, describeVerdict, invariantFailures, newestPodLog, underLoad, waitConverged, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
@@ -90,7 +91,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
     const before = (await cluster.primary())!;
     const run = await underLoad(cluster, forward.config, async () => {
       await Promise.all(pods.map((p) => cluster.rt.killPod(p)));
-    }, { ackTimeoutMs: 240_000 });
+    }, { ackTimeoutMs: BOUNDS.frozenFailoverMs });
     const primaryLog = await newestPodLog(cluster, run.verdict.state.primary);
     report('scenario 8', run, `; killed all ${pods.length} pods (primary was ${before}); new primary ${run.verdict.state.primary}\n${decisions(primaryLog)}`);
     expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);

@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'child_process';
 import { randomBytes } from 'crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { App } from 'cdk8s';
@@ -14,7 +14,8 @@ import { Client, type ClientConfig } from 'pg';
 import { EXAMPLE_CLUSTER_NAME, EXAMPLE_NAMESPACE, ExampleClusterChart } from '../../charts/example-cluster';
 import type { PostgresClusterProps } from '../../lib/model/props';
 import { SUPPORTED_PGPOOL_VERSIONS, SUPPORTED_POSTGRES_MAJORS, type PgpoolVersion, type PostgresMajorVersion } from '../../lib/model/versions';
-import { loadManifests, PodRuntime, type ExecResult } from '../runtime';
+import { loadManifests, PodRuntime, stateDir, type ExecResult } from '../runtime';
+import { BACKOFF_MAX_S, BOUNDS } from './bounds';
 
 export interface InstalledVersions {
   readonly postgresMajor: PostgresMajorVersion;
@@ -94,6 +95,9 @@ export function credentialsSecret(namespace: string, name: string, credentials: 
   };
 }
 
+/** Pgpool-II children per pod in the test clusters (see synthExampleCluster). */
+export const TEST_PGPOOL_CHILDREN = 12;
+
 /** Synthesizes the example chart for the installed versions; returns its objects. */
 export function synthExampleCluster(versions: InstalledVersions, overrides: Partial<PostgresClusterProps> = {}): object[] {
   const outdir = mkdtempSync(join(tmpdir(), 'pgha-cluster-'));
@@ -103,7 +107,10 @@ export function synthExampleCluster(versions: InstalledVersions, overrides: Part
       overrides: {
         ...overrides,
         postgres: { majorVersion: versions.postgresMajor, ...overrides.postgres },
-        pgpool: { version: versions.pgpool, ...overrides.pgpool },
+        // Sized to the tests, not the product default (32): the most any test opens at once
+        // through one Pgpool-II pod is about 8 sessions, and every child is a process that
+        // Pgpool-II re-forks on each failover and child_life_time.
+        pgpool: { version: versions.pgpool, numInitChildren: TEST_PGPOOL_CHILDREN, ...overrides.pgpool },
       },
     });
     app.synth();
@@ -120,6 +127,9 @@ export interface PsqlOptions {
 
 /** A running example cluster on the local pod runtime. */
 export class ExampleCluster {
+  /** Clusters started and not stopped yet: what a failing test's diagnosis looks at. */
+  static readonly running = new Set<ExampleCluster>();
+
   readonly namespace = EXAMPLE_NAMESPACE;
   readonly name = EXAMPLE_CLUSTER_NAME;
   readonly pgpoolService = `${EXAMPLE_CLUSTER_NAME}-pgpool`;
@@ -182,8 +192,10 @@ export class ExampleCluster {
     };
     const objects = synthExampleCluster(versions, overrides);
     const secret = credentialsSecret(EXAMPLE_NAMESPACE, `${EXAMPLE_CLUSTER_NAME}-credentials`, credentials);
-    const rt = await PodRuntime.start({ instance, backoffBaseSeconds: 1, backoffMaxSeconds: 10, namespace: EXAMPLE_NAMESPACE });
+    const rt = await PodRuntime.start({ instance, backoffBaseSeconds: 1, backoffMaxSeconds: BACKOFF_MAX_S, namespace: EXAMPLE_NAMESPACE });
     const cluster = new ExampleCluster(rt, versions, credentials, objects);
+    cluster.instance = instance;
+    ExampleCluster.running.add(cluster);
     const namespaceFirst = [...objects.filter((o: any) => o.kind === 'Namespace'), secret, ...objects.filter((o: any) => o.kind !== 'Namespace')];
     const { warnings } = await rt.apply(namespaceFirst);
     cluster.applyWarnings = warnings;
@@ -193,12 +205,37 @@ export class ExampleCluster {
   /** What the runtime reported as not implemented when the manifests were applied. */
   applyWarnings: { object: string; message: string }[] = [];
 
+  /** The runtime instance this cluster runs on. */
+  instance = '';
+
   async stop(): Promise<string[]> {
+    ExampleCluster.running.delete(this);
     return this.rt.down();
   }
 
+  /**
+   * What a failed test needs to be diagnosed without a rerun: the runtime's last events (pod
+   * deletions, starts, probe verdicts, faults) and every pod's last entrypoint lines.
+   */
+  async diagnosis(events = 80, linesPerPod = 40): Promise<string> {
+    const out: string[] = [`==== diagnosis of runtime instance ${this.instance} (${new Date().toISOString()})`];
+    try {
+      const all = readFileSync(`${stateDir(this.instance)}/events.log`, 'utf8').trimEnd().split('\n');
+      out.push(`---- last ${Math.min(events, all.length)} of ${all.length} runtime events`, ...all.slice(-events));
+    } catch (error) {
+      out.push(`---- runtime events unavailable: ${String(error)}`);
+    }
+    const pods = await this.rt.pods(undefined, this.namespace).catch(() => [] as any[]);
+    for (const p of pods) {
+      const log = await this.rt.logs(p.name, { namespace: this.namespace }).catch((e) => String(e));
+      const lines = log.split('\n').filter((l) => /entrypoint: |FATAL|PANIC/.test(l));
+      out.push(`---- ${p.name} (ready=${p.ready}, deleting=${p.deleting}): last ${Math.min(linesPerPod, lines.length)} entrypoint lines`, ...lines.slice(-linesPerPod));
+    }
+    return out.join('\n');
+  }
+
   /** Waits until every PostgreSQL and Pgpool-II pod is Ready; returns the elapsed ms. */
-  async waitAllReady(timeoutMs = 420_000): Promise<number> {
+  async waitAllReady(timeoutMs = BOUNDS.allReadyMs): Promise<number> {
     const start = Date.now();
     const deadline = start + timeoutMs;
     const expected = this.expectedPods;

@@ -7,6 +7,7 @@
  * failover-kill.test.ts: repmgrd's reconnection now outlasts its primary-visibility window).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { closeForward } from './workload';
 
@@ -74,7 +75,7 @@ describe('GIVEN two members and a witness', () => {
     await cluster.rt.killPod(cluster.members[0]);
     try {
       await cluster.rt.waitFor(async () => (await cluster.primary()) === cluster.members[1], {
-        timeoutMs: 120_000,
+        timeoutMs: BOUNDS.failoverMs,
         intervalMs: 500,
         what: `${cluster.members[1]} promoted`,
       });
@@ -93,7 +94,7 @@ describe('GIVEN two members and a witness', () => {
     await cluster.rt.waitFor(
       async () =>
         (await cluster.psql(cluster.members[1], `SELECT state FROM pg_stat_replication WHERE application_name = '${cluster.members[0]}'`)) === 'streaming',
-      { timeoutMs: 180_000, intervalMs: 1000, what: `${cluster.members[0]} streaming from ${cluster.members[1]}` },
+      { timeoutMs: BOUNDS.rejoinMs, intervalMs: 1000, what: `${cluster.members[0]} streaming from ${cluster.members[1]}` },
     );
     const rejoinedMs = Date.now() - killedAt;
     expect(await cluster.psql(cluster.members[0], 'SELECT pg_is_in_recovery()')).toBe('t');

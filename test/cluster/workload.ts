@@ -22,6 +22,7 @@
  */
 import { Client, type ClientConfig } from 'pg';
 import type { PostgresClusterProps } from '../../lib/model/props';
+import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 
 export const RETRY_MS = 200;
@@ -348,7 +349,7 @@ export async function convergedOnce(cluster: ExampleCluster): Promise<ConvergedS
 }
 
 /** Waits until {@link convergedOnce} holds (twice in a row, 2 s apart). */
-export async function waitConverged(cluster: ExampleCluster, timeoutMs = 180_000): Promise<ConvergedState> {
+export async function waitConverged(cluster: ExampleCluster, timeoutMs = BOUNDS.rejoinMs): Promise<ConvergedState> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
@@ -469,7 +470,7 @@ export async function underLoad(
   const workload = new Workload(config, opts.workload ?? { writers: 4, readers: 2 });
   await workload.start();
   try {
-    await workload.waitAckAfter(Date.now(), 60_000);
+    await workload.waitAckAfter(Date.now(), BOUNDS.steadyWriteMs);
     await sleep(2_000);
     const tliBefore = Math.max(0, ...workload.acked().map((r) => r.tli!));
     const t0 = Date.now();
@@ -477,7 +478,7 @@ export async function underLoad(
     // The fault call takes a moment (the runtime kills, deletes, cuts): writes that started
     // before it returned may still have reached the old primary; count from its return.
     const faultDone = Date.now();
-    const firstAck = await workload.waitAckAfter(faultDone, opts.ackTimeoutMs ?? 120_000);
+    const firstAck = await workload.waitAckAfter(faultDone, opts.ackTimeoutMs ?? BOUNDS.failoverMs);
     if (opts.after) await opts.after(t0, workload);
     await sleep(opts.tailMs ?? 3_000);
     await workload.stop();
@@ -501,7 +502,7 @@ export async function underLoad(
 }
 
 /** Waits until `pod` is a standby streaming from someone. Returns the ms since `t0`. */
-export async function waitStreaming(cluster: ExampleCluster, pod: string, t0: number, timeoutMs = 180_000): Promise<number> {
+export async function waitStreaming(cluster: ExampleCluster, pod: string, t0: number, timeoutMs = BOUNDS.rejoinMs): Promise<number> {
   await cluster.rt.waitFor(
     async () => {
       try {
@@ -569,9 +570,9 @@ export async function startConverged(instance: string, overrides: Partial<Postgr
     // Every step has its own bound, and together they stay under the 600 s hook timeout, so a
     // start that never finishes fails here, names the step and prints the logs (a hook timeout
     // would print nothing and leave the cluster running).
-    const readyMs = await withDeadline(cluster.waitAllReady(300_000), 310_000, `${instance}: every pod Ready`);
+    const readyMs = await withDeadline(cluster.waitAllReady(BOUNDS.allReadyMs), BOUNDS.allReadyMs + 10_000, `${instance}: every pod Ready`);
     const converged = Date.now();
-    await withDeadline(waitConverged(cluster, 180_000), 200_000, `${instance}: replication and Pgpool-II converged`);
+    await withDeadline(waitConverged(cluster, BOUNDS.convergedMs), BOUNDS.convergedMs + 20_000, `${instance}: replication and Pgpool-II converged`);
     const forward = await withDeadline(cluster.forward(), 30_000, `${instance}: port-forward to the Pgpool-II Service`);
     console.log(`${instance}: Ready after ${readyMs} ms, converged ${Date.now() - converged} ms later`);
     return { cluster, forward };

@@ -5,3 +5,4 @@ export { cleanupInstance, leftovers, listInstances } from './cleanup';
 export { IMPLEMENTED, unimplementedFields } from './fields';
 export { profileFor, imageRepository, discoverPostgres } from './profiles';
 export { expandVars } from './engine';
+export { stateDir } from './util';

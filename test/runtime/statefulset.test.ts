@@ -66,6 +66,25 @@ describe('StatefulSet controller', () => {
     expect(r.stdout.split(/\s+/)[0]).toBe(after.ip);
   });
 
+  // What the runtime itself adds to a StatefulSet roll: from the deletion of a pod whose
+  // container exits at once on SIGTERM to its replacement's container start (teardown of the
+  // old pod, the controller, the new pod's network, mounts and container). The cluster tests'
+  // roll bounds count on it staying within seconds (test/cluster/bounds.ts, POD_START_S).
+  it('GIVEN a pod that exits at once on SIGTERM WHEN it is deleted THEN its replacement\'s container starts within 10 s', async () => {
+    const before = await rt.pod('par-0');
+    const t0 = Date.now();
+    await rt.deletePod('par-0');
+    const deletedMs = Date.now() - t0;
+    await rt.waitFor(async () => {
+      const p = await rt.pod('par-0').catch(() => undefined);
+      return p && p.uid !== before.uid && p.containers[0]?.state === 'running';
+    }, { timeoutMs: 30000, intervalMs: 50, what: 'par-0 replaced and running' });
+    const startedMs = Date.now() - t0;
+    console.log(`runtime replacement of par-0: deleted ${deletedMs} ms after the delete call, new container running at ${startedMs} ms`);
+    expect(startedMs).toBeLessThan(10_000);
+    await makeReady('par-0');
+  });
+
   it('WHEN the claim is deleted and then its pod THEN the recreated pod gets an empty claim', async () => {
     const msg = await rt.deleteClaim('data-par-2');
     expect(msg).toMatch(/kept until the pod using it is gone/);

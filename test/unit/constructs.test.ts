@@ -194,8 +194,8 @@ describe('constructs: GIVEN default props WHEN synthesized THEN the documented o
   });
 
   it('the scripts ConfigMaps hold the scripts of their workload', () => {
-    expect(Object.keys(configMapData(objects, 'c-node-scripts')).sort()).toEqual(['lib-common.sh', 'node-entrypoint.sh', 'node-probe.sh', 'node-promote.sh']);
-    expect(Object.keys(configMapData(objects, 'c-pgpool-scripts')).sort()).toEqual(['lib-common.sh', 'pgpool-entrypoint.sh', 'pgpool-probe.sh']);
+    expect(Object.keys(configMapData(objects, 'c-node-scripts')).sort()).toEqual(['lib-common.sh', 'lib-session.sh', 'node-entrypoint.sh', 'node-promote.sh', 'status-server.pl']);
+    expect(Object.keys(configMapData(objects, 'c-pgpool-scripts')).sort()).toEqual(['lib-session.sh', 'pgpool-entrypoint.sh', 'status-server.pl']);
   });
 
   it('the ServiceAccount mounts no token, and neither does any pod', () => {
@@ -273,7 +273,7 @@ describe('constructs: GIVEN a multi-tier cluster WHEN synthesized THEN every pod
     );
   });
 
-  it('every container has CPU and memory requests, a memory limit, and startup, readiness and liveness exec probes', () => {
+  it('every container has CPU and memory requests, a memory limit, and startup, readiness and liveness probes of its probe endpoint (no exec: a fork per probe)', () => {
     for (const w of workloads(objects)) {
       for (const c of podSpec(w).containers) {
         const where = `${w.metadata.name}/${c.name}`;
@@ -281,11 +281,14 @@ describe('constructs: GIVEN a multi-tier cluster WHEN synthesized THEN every pod
         expect(c.resources.requests.memory, where).toBeDefined();
         expect(c.resources.limits.memory, where).toBeDefined();
         for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
-          expect(c[probe]?.exec?.command, `${where} ${probe}`).toBeDefined();
+          expect(c[probe]?.exec, `${where} ${probe}`).toBeUndefined();
+          expect(c[probe]?.httpGet?.port, `${where} ${probe}`).toBe('health');
         }
-        expect(c.startupProbe.exec.command[2]).toBe('startup');
-        expect(c.readinessProbe.exec.command[2]).toBe('ready');
-        expect(c.livenessProbe.exec.command[2]).toBe('live');
+        expect(c.startupProbe.httpGet.path).toBe('/startup');
+        expect(c.readinessProbe.httpGet.path).toBe('/ready');
+        expect(c.livenessProbe.httpGet.path).toBe('/live');
+        expect(c.ports, where).toContainEqual({ name: 'health', containerPort: 8009, protocol: 'TCP' });
+        expect(c.env.find((e: K8sObject) => e.name === 'PGHA_HEALTH_PORT')?.value, where).toBe('8009');
       }
     }
   });
@@ -295,31 +298,34 @@ describe('constructs: GIVEN a multi-tier cluster WHEN synthesized THEN every pod
       expect(container(sts).ports, sts.metadata.name).toEqual([
         { name: 'postgresql', containerPort: 5432, protocol: 'TCP' },
         { name: 'status', containerPort: 8008, protocol: 'TCP' },
+        { name: 'health', containerPort: 8009, protocol: 'TCP' },
       ]);
       expect(envOf(sts), sts.metadata.name).toMatchObject({ PGHA_PORT: '5432', PGHA_STATUS_PORT: '8008', PGPASSFILE: '/run/pgha/pgpass' });
     }
     const pgpool = find(objects, 'Deployment', 'c-pgpool');
-    expect(container(pgpool).ports).toEqual([{ name: 'postgresql', containerPort: 5432, protocol: 'TCP' }]);
+    expect(container(pgpool).ports).toEqual([
+      { name: 'postgresql', containerPort: 5432, protocol: 'TCP' },
+      { name: 'health', containerPort: 8009, protocol: 'TCP' },
+    ]);
     expect(envOf(pgpool)).not.toHaveProperty('PGHA_STATUS_PORT');
   });
 
-  // Each timeoutSeconds stays above the probe script's own limit (5 s, 10 s for live), so the
-  // kubelet never kills a probe that the script would still have answered.
-  it('probe periods, timeouts and thresholds: PostgreSQL startup 5/10/1440, ready 3/8/2, live 10/15/6; Pgpool-II startup 2/15/150, ready 3/10/2, live 10/15/6', () => {
+  // The probe endpoint answers from a file at once, so every timeout is 2 s and below its period.
+  it('probe periods, timeouts and thresholds: PostgreSQL startup 5/2/1440, ready 3/2/2, live 10/2/3; Pgpool-II startup 2/2/150, ready 3/2/2, live 10/2/3', () => {
     const timing = (p: K8sObject) => [p.periodSeconds, p.timeoutSeconds, p.failureThreshold];
     for (const sts of byKind(objects, 'StatefulSet')) {
       const c = container(sts);
       expect([timing(c.startupProbe), timing(c.readinessProbe), timing(c.livenessProbe)], sts.metadata.name).toEqual([
-        [5, 10, 1440],
-        [3, 8, 2],
-        [10, 15, 6],
+        [5, 2, 1440],
+        [3, 2, 2],
+        [10, 2, 3],
       ]);
     }
     const p = container(find(objects, 'Deployment', 'c-pgpool'));
     expect([timing(p.startupProbe), timing(p.readinessProbe), timing(p.livenessProbe)]).toEqual([
-      [2, 15, 150],
-      [3, 10, 2],
-      [10, 15, 6],
+      [2, 2, 150],
+      [3, 2, 2],
+      [10, 2, 3],
     ]);
   });
 
@@ -726,6 +732,9 @@ describe('constructs: GIVEN resources, storage, images and pull policy WHEN synt
     expect(env.PGHA_DOMAIN_SUFFIX).toBe('shop.svc.k8s.internal');
     expect(env.PGHA_CONNECT_TIMEOUT).toBe('5');
     expect(envOf(find(objects, 'Deployment', 'c-pgpool')).PGHA_CONNECT_TIMEOUT).toBe('5');
+    // The entrypoint's failover wait comes from the timing, not from reading repmgr.conf back:
+    // 2 x (1 + 3 x (1 + 5)) + 30.
+    expect(env.PGHA_FAILOVER_WAIT).toBe('68');
   });
 });
 

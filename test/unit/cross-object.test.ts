@@ -155,10 +155,10 @@ function crossObjectProblems(objects: K8sObject[], secretKeys: string[]): string
         else if (!scriptVolume?.configMap) problems.push(`${id(w)}/${c.name} ${SCRIPTS_MOUNT} is not a ConfigMap volume`);
         else if (!(file in scriptData)) problems.push(`${id(w)}/${c.name} runs ${file}, which is not a key of ${scriptVolume.configMap.name}`);
       }
-      // Scripts those scripts source must be in the same ConfigMap.
+      // Files those scripts source or run from their own folder must be in the same ConfigMap.
       for (const [file, text] of Object.entries(scriptData)) {
-        for (const m of text.matchAll(/^\s*(?:source|\.)\s+"?\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/([\w.-]+)"?/gm)) {
-          if (!(m[1] in scriptData)) problems.push(`${file} sources ${m[1]}, which is not in the same scripts ConfigMap`);
+        for (const m of text.matchAll(/(?:\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)|\$SCRIPTS_DIR)\/([\w.-]+)/g)) {
+          if (!(m[1] in scriptData)) problems.push(`${file} uses ${m[1]}, which is not in the same scripts ConfigMap`);
         }
       }
     }
@@ -277,7 +277,7 @@ describe('cross-object: GIVEN broken objects THEN the checker reports them (so t
     spec.containers[0].volumeMounts.push({ name: 'nope', mountPath: '/nope' });
     spec.volumes.find((v: K8sObject) => v.name === 'config').configMap.name = 'missing-config';
     spec.volumes.find((v: K8sObject) => v.secret).secret.items.push({ key: 'tls-key', path: 'tls-key' });
-    spec.containers[0].livenessProbe.exec.command = ['/bin/bash', '/opt/pgha/scripts/missing.sh', 'live'];
+    spec.containers[0].command = ['/bin/bash', '/opt/pgha/scripts/missing.sh'];
     const problems = crossObjectProblems(objects, keys);
     expect(problems.some((p) => p.includes('mounts nope'))).toBe(true);
     expect(problems.some((p) => p.includes('missing-config, which is not emitted'))).toBe(true);

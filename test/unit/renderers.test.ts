@@ -373,6 +373,8 @@ describe('pgpool.conf: GIVEN a resolved cluster WHEN rendered THEN Pgpool-II fol
 
   it('health check timing follows the failover props (timeout, retries, delay, connect_timeout in ms)', () => {
     expect(conf.get('health_check_period')).toBe('1');
+    // The replication check reconnects every period: 5 s keeps an idle cluster idle.
+    expect(conf.get('sr_check_period')).toBe('5');
     expect(conf.get('health_check_timeout')).toBe('4');
     expect(conf.get('health_check_max_retries')).toBe('3');
     expect(conf.get('health_check_retry_delay')).toBe('2');

@@ -15,6 +15,7 @@ const SHELLCHECK = '/usr/bin/shellcheck';
 const LIB_SCRIPTS = join(REPO_ROOT, 'lib', 'scripts');
 
 const shellScripts = () => readdirSync(LIB_SCRIPTS).filter((f) => f.endsWith('.sh')).sort();
+const shippedScripts = () => readdirSync(LIB_SCRIPTS).filter((f) => f.endsWith('.sh') || f.endsWith('.pl')).sort();
 
 describe('scripts: GIVEN lib/scripts THEN every script is clean bash', () => {
   it('shellcheck is installed (the checks below are not skipped silently)', () => {
@@ -23,7 +24,7 @@ describe('scripts: GIVEN lib/scripts THEN every script is clean bash', () => {
 
   it('every script the constructs load exists in lib/scripts', () => {
     const expected = [...new Set([...NODE_SCRIPT_FILES, ...PGPOOL_SCRIPT_FILES])].sort();
-    expect(shellScripts()).toEqual(expect.arrayContaining(expected));
+    expect(shippedScripts()).toEqual(expect.arrayContaining(expected));
   });
 
   it('every .sh starts with a bash shebang', () => {
@@ -107,11 +108,16 @@ describe('scripts: GIVEN the module THEN scripts load relative to it and ship in
   it('package.json "files" ships lib/**/*.sh', () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
     expect(pkg.files).toContain('lib/**/*.sh');
+    expect(pkg.files).toContain('lib/**/*.pl');
   });
 
-  it('both pods get lib-common.sh, and the node and pgpool scripts stay apart', () => {
-    expect(NODE_SCRIPT_FILES).toContain('lib-common.sh');
-    expect(PGPOOL_SCRIPT_FILES).toContain('lib-common.sh');
+  it('both pods get the session library and the probe endpoint; node helpers stay off the pgpool pods', () => {
+    for (const shared of ['lib-session.sh', 'status-server.pl']) {
+      expect(NODE_SCRIPT_FILES).toContain(shared);
+      expect(PGPOOL_SCRIPT_FILES).toContain(shared);
+    }
+    // lib-common.sh holds node helpers only: a change to it must not roll the Pgpool-II pods.
+    expect(PGPOOL_SCRIPT_FILES).not.toContain('lib-common.sh');
     expect(NODE_SCRIPT_FILES.filter((f) => f.startsWith('pgpool-'))).toEqual([]);
     expect(PGPOOL_SCRIPT_FILES.filter((f) => f.startsWith('node-'))).toEqual([]);
   });
