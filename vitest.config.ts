@@ -23,7 +23,7 @@ export default defineConfig({
       {
         test: {
           name: 'runtime',
-          include: ['test/runtime/**/*.test.ts'],
+          include: ['podrt/**/*.test.ts'],
           testTimeout: 240_000,
           hookTimeout: 180_000,
         },

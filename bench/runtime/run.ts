@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
-import { PodRuntime } from '../../test/runtime/index';
+import { PodRuntime } from '../../podrt';
 
 const runs = Number(process.argv[2] ?? 3);
 const trivial = { name: 'main', image: 'busybox', command: ['sleep', 'infinity'] };

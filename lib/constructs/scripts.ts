@@ -8,9 +8,9 @@ import { join } from 'path';
 export const SCRIPTS_DIR = join(__dirname, '..', 'scripts');
 
 /** Scripts mounted into every PostgreSQL pod (C-node-scripts). */
-export const NODE_SCRIPT_FILES = ['lib-common.sh', 'lib-session.sh', 'node-entrypoint.sh', 'node-promote.sh', 'status-server.pl'] as const;
+export const NODE_SCRIPT_FILES = ['lib-base.sh', 'lib-common.sh', 'lib-session.sh', 'node-entrypoint.sh', 'node-promote.sh', 'status-server.pl'] as const;
 /** Scripts mounted into every Pgpool-II pod (C-pgpool-scripts). */
-export const PGPOOL_SCRIPT_FILES = ['lib-session.sh', 'pgpool-entrypoint.sh', 'status-server.pl'] as const;
+export const PGPOOL_SCRIPT_FILES = ['lib-base.sh', 'lib-session.sh', 'pgpool-entrypoint.sh', 'status-server.pl'] as const;
 
 /** Reads the named scripts into ConfigMap data (file name -> content). */
 export function loadScripts(files: readonly string[]): Record<string, string> {

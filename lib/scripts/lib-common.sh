@@ -1,5 +1,6 @@
 #!/bin/bash
-# Shared helpers for node-entrypoint.sh and node-probe.sh. Sourced, never executed.
+# Helpers of the PostgreSQL pods' scripts (node-entrypoint.sh, node-promote.sh), after
+# lib-base.sh. Sourced, never executed.
 # SC2034: the variables set here are read by the scripts that source this file, which
 # the linter cannot see when it checks this file alone.
 # shellcheck disable=SC2034
@@ -40,17 +41,6 @@ export PGHOST=$PGHA_SOCKET_DIR PGPORT=$PGHA_PORT
 # after a partition (no election, the other standby waiting for it), until the entrypoint's
 # fallback election. A frozen peer still acknowledges at the TCP level: neither helps there.
 PEER_CONN_OPTS="port=$PGHA_PORT connect_timeout=${PGHA_CONNECT_TIMEOUT:-2} keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3 tcp_user_timeout=10000"
-
-log() {
-  # printf's %(...)T avoids a fork per log line (fork is slow on small VMs).
-  local TZ=UTC
-  printf '%(%Y-%m-%dT%H:%M:%S)TZ %s %s: %s\n' -1 "${POD_NAME:-?}" "${LOG_TAG:-pgha}" "$*"
-}
-
-die() {
-  log "FATAL: $*"
-  exit 1
-}
 
 # ---------------------------------------------------------------------------------------
 # Identity
@@ -93,21 +83,6 @@ discover_bindir() {
 
 # ---------------------------------------------------------------------------------------
 # Secrets and passfile
-read_secret() {
-  local f=$PGHA_SECRETS_DIR/$1
-  [[ -r $f ]] || die "secret key '$1' missing or unreadable at $f"
-  local v
-  v=$(<"$f")
-  # Secrets created from files often end with a newline the user never meant as part of it.
-  printf '%s' "${v%$'\n'}"
-}
-
-# pgpass fields escape ':' and '\'.
-pgpass_escape() {
-  local s=${1//\\/\\\\}
-  printf '%s' "${s//:/\\:}"
-}
-
 write_passfile() {
   local su rep tmp
   su=$(read_secret superuser-password)

@@ -74,7 +74,8 @@ session_query() {
       continue
     fi
     pending+=$part
-    if ((${EPOCHREALTIME/./} >= deadline)) || ! kill -0 "${SESSION_PID[$name]}" 2>/dev/null; then
+    # SIGTERM: give up, so the caller reaches its next nap (which acts on it) at once.
+    if ((${TERM_REQUESTED:-0})) || ((${EPOCHREALTIME/./} >= deadline)) || ! kill -0 "${SESSION_PID[$name]}" 2>/dev/null; then
       session_close "$name"
       SESSION_ROWS=()
       return 1

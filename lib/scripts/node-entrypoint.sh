@@ -6,6 +6,8 @@
 set -uo pipefail
 
 LOG_TAG=entrypoint
+# shellcheck source=lib-base.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib-base.sh"
 # shellcheck source=lib-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib-common.sh"
 # shellcheck source=lib-session.sh
@@ -22,7 +24,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib-session.sh"
 VOLUME_DIR=$(dirname "$PGDATA")
 CLONE_MARKER=$VOLUME_DIR/.pgha-clone-incomplete
 BOOTSTRAP_MARKER=$VOLUME_DIR/.pgha-bootstrap-incomplete
-CHILD_PID=
 REPMGRD_PID=
 STATUS_SERVER_PID=
 CURRENT_STATE=starting
@@ -31,17 +32,6 @@ LAST_WAIT_TS=0
 
 # ---------------------------------------------------------------------------------------
 # Process handling
-
-# Runs a long command as a background child so SIGTERM is handled at once instead of after
-# the command returns (bash defers traps while a foreground child runs).
-run_child() {
-  "$@" &
-  CHILD_PID=$!
-  wait "$CHILD_PID"
-  local rc=$?
-  CHILD_PID=
-  return "$rc"
-}
 
 pg_start() {
   write_postgresql_conf
@@ -56,8 +46,10 @@ pg_stop() {
   run_child pg_ctl -D "$PGDATA" -w -t 300 -m fast stop >/dev/null
 }
 
+# SIGTERM (lib-base.sh: on_signal records it; this runs at the next nap or child exit).
 on_term() {
   trap - TERM INT
+  TERM_REQUESTED=0
   log "SIGTERM: stopping repmgrd and postgres (fast)"
   local was=$CURRENT_STATE
   publish_status stopping "$(status_field "$(<"$STATUS_FILE")" sysid)"
@@ -216,18 +208,7 @@ log_wait() {
   fi
 }
 
-# Sleeps $1 seconds (default PGHA_POLL_INTERVAL) without a fork: a read with a timeout on a
-# FIFO nobody writes to. SIGTERM interrupts it at once, like a wait.
-NAP_FD=
-nap() {
-  if [[ -z $NAP_FD ]]; then
-    rm -f "$RUN_DIR/nap"
-    mkfifo -m 0600 "$RUN_DIR/nap" && exec {NAP_FD}<>"$RUN_DIR/nap"
-  fi
-  read -r -t "${1:-$PGHA_POLL_INTERVAL}" -u "$NAP_FD" _
-  return 0
-}
-
+NAP_FIFO=$RUN_DIR/nap
 
 # ---------------------------------------------------------------------------------------
 # Files this node owns
@@ -352,8 +333,15 @@ local_live_state() {
     pg_is_in_recovery()::int"
 }
 
+# Refreshes the status line from the running instance. The supervisor calls it every second
+# (a query on the kept-open session, no fork); the line is rewritten (a fork of mv) only when
+# the state, timeline or streaming changed, or PGHA_STATUS_REWRITE seconds after the last write
+# (the probe endpoint needs a fresh timestamp; the LSN moves on every write and is not worth a
+# fork a second).
+: "${PGHA_STATUS_REWRITE:=5}"
+LAST_STATUS_KEY='' LAST_STATUS_AT=0
 refresh_status() {
-  local state=$1 sysid tli lsn streaming rec
+  local state=$1 sysid tli lsn streaming rec key
   local_live_state || return 1
   [[ -n ${SESSION_ROWS[0]:-} ]] || return 1
   IFS='|' read -r sysid tli lsn streaming rec <<<"${SESSION_ROWS[0]}"
@@ -364,7 +352,10 @@ refresh_status() {
     elif ((rec)); then state=standby
     else state=primary; fi
   fi
+  key="$state $sysid $tli $streaming"
+  [[ $key == "$LAST_STATUS_KEY" && $state == "$CURRENT_STATE" ]] && ((EPOCHSECONDS - LAST_STATUS_AT < PGHA_STATUS_REWRITE)) && return 0
   publish_status "$state" "$sysid" "$tli" "$lsn" "$streaming"
+  LAST_STATUS_KEY=$key LAST_STATUS_AT=$EPOCHSECONDS
 }
 
 check_major_version() {
@@ -721,7 +712,7 @@ member_main() {
     rc=$?
     if ((rc == 2)); then
       log_wait "several members claim to be primary ($prim): not joining any"
-      nap
+      nap "$PGHA_POLL_INTERVAL"
       continue
     fi
     if has_data; then
@@ -738,14 +729,14 @@ member_main() {
           # for it since its slot was dropped: a fresh copy is the only sound start.
           log "role: standby (stale data on a reused claim: $STALE_REASON): re-cloning from primary $prim"
           reclone_from "$prim" && return 0
-          nap
+          nap "$PGHA_POLL_INTERVAL"
           continue
         fi
         log "role: standby (data directory present, primary $prim is running)"
         rejoin_to "$prim"
         case $? in
           0) return 0 ;;
-          2) nap; continue ;;
+          2) nap "$PGHA_POLL_INTERVAL"; continue ;;
           *) die "could not join primary $prim" ;;
         esac
       fi
@@ -765,7 +756,7 @@ member_main() {
       if ((rc == 0)); then
         log "role: standby (empty data directory, primary $prim is running)"
         clone_from "$prim" && return 0
-        nap
+        nap "$PGHA_POLL_INTERVAL"
         continue
       fi
       publish_status waiting
@@ -781,7 +772,7 @@ member_main() {
         log_wait "empty data directory and no running primary to clone from ($((EPOCHSECONDS - t_wait_start))s)"
       fi
     fi
-    nap
+    nap "$PGHA_POLL_INTERVAL"
   done
 }
 
@@ -850,19 +841,19 @@ cascade_main() {
     if ! prim=$(find_primary); then
       publish_status waiting "$(has_data && local_sysid)"
       log_wait "no running primary among the members"
-      nap
+      nap "$PGHA_POLL_INTERVAL"
       continue
     fi
     if ! read -r up upid < <(find_upstream); then
       publish_status waiting "$(has_data && local_sysid)"
       log_wait "no streaming first-layer standby among: ${PGHA_UPSTREAM_HOSTS:-none}"
-      nap
+      nap "$PGHA_POLL_INTERVAL"
       continue
     fi
     if ! has_data; then
       log "role: cascading standby (empty data directory, upstream $up, node $upid)"
       clone_from "$up" "$upid" && return 0
-      nap
+      nap "$PGHA_POLL_INTERVAL"
       continue
     fi
     check_major_version
@@ -910,7 +901,7 @@ SQL
   refresh_status witness
   while ! prim=$(find_primary); do
     log_wait "witness: no running primary to register with"
-    nap
+    nap "$PGHA_POLL_INTERVAL"
   done
   log "register: repmgr witness register -h $prim --force"
   run_child repmgr -f "$REPMGR_CONF" -h "$prim" -p "$PGHA_PORT" -U "$PGHA_REPMGR_USER" \
@@ -1007,8 +998,10 @@ follow_primary() {
   id=$(node_id_of_host "$1" "$PGHA_NODE_ID_BASE")
   log "$2; repmgr standby follow --upstream-node-id=$id"
   stop_repmgrd
+  busy following
   run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$id" -W ||
     log "WARNING: standby follow failed"
+  not_busy
 }
 
 stop_repmgrd() {
@@ -1151,8 +1144,10 @@ follow_first_layer() {
   local up upid
   read -r up upid < <(find_upstream) || return 1
   log "follow: $1; repmgr standby follow --upstream-node-id=$upid ($up)"
+  busy following
   run_child repmgr -f "$REPMGR_CONF" standby follow --upstream-node-id="$upid" -W ||
     log "WARNING: standby follow failed"
+  not_busy
 }
 
 # UPSTREAM_HOST: the host this standby's WAL receiver streams from; empty when it does not
@@ -1250,14 +1245,18 @@ scaledown_check() {
   return 0
 }
 
+# Every second: the status line from the running instance (so a promotion, a lost or regained
+# upstream shows to peers and probes within a second), repmgrd's and postgres' liveness. Every
+# PGHA_SUPERVISE_INTERVAL seconds, or every second while a primary looks cut off or a handoff
+# pause lasts: the checks below, which talk to peers.
 supervise() {
-  local down_since=0 restarts=0
+  local down_since=0 restarts=0 tick=0
   refresh_status auto || true
   log "supervising: postgres (pid $(postmaster_pid)) and repmgrd; state $CURRENT_STATE"
   start_repmgrd
   while :; do
-    # A primary that looked cut off, or a member paused by a handoff, is checked again soon.
-    if ((ISOLATED_CHECKS > 0 || PAUSED_SINCE > 0)); then nap 1; else nap "$PGHA_SUPERVISE_INTERVAL"; fi
+    nap 1
+    tick=$((tick + 1))
     if postgres_running; then
       down_since=0
       refresh_status auto || true
@@ -1276,6 +1275,7 @@ supervise() {
       log "repmgrd exited (exit $rc): restarting it (restart #$restarts)"
       start_repmgrd
     fi
+    ((ISOLATED_CHECKS > 0 || PAUSED_SINCE > 0 || tick % PGHA_SUPERVISE_INTERVAL == 0)) || continue
     postgres_running && fence_check
     postgres_running && cascade_check
     postgres_running && scaledown_check
@@ -1294,7 +1294,7 @@ main() {
   PATH=$BINDIR:$PATH
   PG_MAJOR=$(pg_major_of_binaries) || die "postgres --version failed"
   POD_SPEC=$(pod_spec_hash)
-  trap on_term TERM INT
+  trap on_signal TERM INT
   rm -f "$BUSY_MARKER"
   clear_stale_locks
   write_passfile

@@ -18,6 +18,8 @@
 set -uo pipefail
 
 LOG_TAG=promote
+# shellcheck source=lib-base.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib-base.sh"
 # shellcheck source=lib-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib-common.sh"
 

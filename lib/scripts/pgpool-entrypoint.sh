@@ -30,31 +30,12 @@ export PGPASSFILE=$RUN_DIR/.pgpass
 PGPOOL_PID=
 STATUS_FILE=$RUN_DIR/status
 SESSION_DIR=$RUN_DIR/sessions
+LOG_TAG=pgpool-entrypoint
+NAP_FIFO=$RUN_DIR/nap
+# shellcheck source=lib-base.sh
+source "$SCRIPTS_DIR/lib-base.sh"
 # shellcheck source=lib-session.sh
 source "$SCRIPTS_DIR/lib-session.sh"
-
-log() {
-  local TZ=UTC
-  printf '%(%Y-%m-%dT%H:%M:%S)TZ %s pgpool-entrypoint: %s\n' -1 "${POD_NAME:-?}" "$*"
-}
-
-die() {
-  log "FATAL: $*"
-  exit 1
-}
-
-read_secret() {
-  local f=$PGHA_SECRETS_DIR/$1 v
-  [[ -r $f ]] || die "secret key '$1' missing or unreadable at $f"
-  v=$(<"$f")
-  printf '%s' "${v%$'\n'}"
-}
-
-# pgpass/pcppass fields escape ':' and '\'.
-pass_escape() {
-  local s=${1//\\/\\\\}
-  printf '%s' "${s//:/\\:}"
-}
 
 # The value of a pgpool.conf key (last occurrence wins, as in pgpool), quotes removed.
 conf_value() {
@@ -94,8 +75,8 @@ write_credentials() {
   } >"$pool_passwd" || die "cannot write $pool_passwd"
   # PCP: the monitor user, md5 of the password alone (pcp.conf format).
   printf '%s:%s\n' "$PGHA_MONITOR_USER" "$(pg_md5 -- "$mon")" >"$RUN_DIR/pcp.conf"
-  printf '*:*:%s:%s\n' "$PGHA_MONITOR_USER" "$(pass_escape "$mon")" >"$PCPPASSFILE"
-  printf '*:*:*:%s:%s\n' "$PGHA_MONITOR_USER" "$(pass_escape "$mon")" >"$PGPASSFILE"
+  printf '*:*:%s:%s\n' "$PGHA_MONITOR_USER" "$(pgpass_escape "$mon")" >"$PCPPASSFILE"
+  printf '*:*:*:%s:%s\n' "$PGHA_MONITOR_USER" "$(pgpass_escape "$mon")" >"$PGPASSFILE"
   log "credentials: key file, pool_passwd (AES: $PGHA_APP_USER, $PGHA_MONITOR_USER), pcp.conf (user $PGHA_MONITOR_USER)"
 }
 
@@ -104,8 +85,10 @@ stop_pgpool() {
   [[ -n $PGPOOL_PID ]] && kill -INT "$PGPOOL_PID" 2>/dev/null && wait "$PGPOOL_PID"
 }
 
+# SIGTERM (lib-base.sh: on_signal records it; this runs at the next nap).
 on_term() {
   trap - TERM INT
+  TERM_REQUESTED=0
   log "SIGTERM: fast shutdown of pgpool"
   stop_pgpool
   exit 0
@@ -331,18 +314,6 @@ reconcile() {
   restore_sr_worker
 }
 
-# Sleeps without a fork: a read with a timeout on a FIFO nobody writes to (SIGTERM
-# interrupts it at once).
-NAP_FD=
-nap() {
-  if [[ -z $NAP_FD ]]; then
-    rm -f "$RUN_DIR/nap"
-    mkfifo -m 0600 "$RUN_DIR/nap" && exec {NAP_FD}<>"$RUN_DIR/nap"
-  fi
-  read -r -t "$1" -u "$NAP_FD" _
-  return 0
-}
-
 supervise() {
   while :; do
     nap "$PGHA_PGPOOL_CHECK_INTERVAL"
@@ -366,7 +337,7 @@ main() {
   umask 0077
   [[ -d $RUN_DIR && -w $RUN_DIR ]] || die "$RUN_DIR must be a writable directory"
   [[ -r $CONF ]] || die "missing $CONF"
-  trap on_term TERM INT
+  trap on_signal TERM INT
   write_credentials
   # Stale pid file from a previous container of this pod (the emptyDir survives restarts).
   rm -f "$(conf_value pid_file_name)" 2>/dev/null

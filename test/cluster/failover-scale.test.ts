@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stateDir } from '../runtime';
+import { stateDir } from '../../podrt';
 import type { PostgresClusterProps } from '../../lib/model/props';
 import { BOUNDS, rollMs } from './bounds';
 import { ExampleCluster } from './harness';

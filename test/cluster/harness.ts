@@ -14,7 +14,7 @@ import { Client, type ClientConfig } from 'pg';
 import { EXAMPLE_CLUSTER_NAME, EXAMPLE_NAMESPACE, ExampleClusterChart } from '../../charts/example-cluster';
 import type { PostgresClusterProps } from '../../lib/model/props';
 import { SUPPORTED_PGPOOL_VERSIONS, SUPPORTED_POSTGRES_MAJORS, type PgpoolVersion, type PostgresMajorVersion } from '../../lib/model/versions';
-import { loadManifests, PodRuntime, stateDir, type ExecResult } from '../runtime';
+import { loadManifests, PodRuntime, stateDir, type ExecResult } from '../../podrt';
 import { BACKOFF_MAX_S, BOUNDS } from './bounds';
 
 export interface InstalledVersions {

@@ -194,8 +194,8 @@ describe('constructs: GIVEN default props WHEN synthesized THEN the documented o
   });
 
   it('the scripts ConfigMaps hold the scripts of their workload', () => {
-    expect(Object.keys(configMapData(objects, 'c-node-scripts')).sort()).toEqual(['lib-common.sh', 'lib-session.sh', 'node-entrypoint.sh', 'node-promote.sh', 'status-server.pl']);
-    expect(Object.keys(configMapData(objects, 'c-pgpool-scripts')).sort()).toEqual(['lib-session.sh', 'pgpool-entrypoint.sh', 'status-server.pl']);
+    expect(Object.keys(configMapData(objects, 'c-node-scripts')).sort()).toEqual(['lib-base.sh', 'lib-common.sh', 'lib-session.sh', 'node-entrypoint.sh', 'node-promote.sh', 'status-server.pl']);
+    expect(Object.keys(configMapData(objects, 'c-pgpool-scripts')).sort()).toEqual(['lib-base.sh', 'lib-session.sh', 'pgpool-entrypoint.sh', 'status-server.pl']);
   });
 
   it('the ServiceAccount mounts no token, and neither does any pod', () => {

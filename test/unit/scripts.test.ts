@@ -111,8 +111,8 @@ describe('scripts: GIVEN the module THEN scripts load relative to it and ship in
     expect(pkg.files).toContain('lib/**/*.pl');
   });
 
-  it('both pods get the session library and the probe endpoint; node helpers stay off the pgpool pods', () => {
-    for (const shared of ['lib-session.sh', 'status-server.pl']) {
+  it('both pods get the base and session libraries and the probe endpoint; node helpers stay off the pgpool pods', () => {
+    for (const shared of ['lib-base.sh', 'lib-session.sh', 'status-server.pl']) {
       expect(NODE_SCRIPT_FILES).toContain(shared);
       expect(PGPOOL_SCRIPT_FILES).toContain(shared);
     }

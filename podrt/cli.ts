@@ -1,5 +1,5 @@
 /**
- * podrt: command line of the local pod runtime.  npx tsx test/runtime/cli.ts <verb> ...
+ * podrt: command line of the local pod runtime.  npx tsx podrt/cli.ts <verb> ...
  * (wired as `npm run podrt -- <verb>`). Run `podrt help` for the verbs.
  */
 import { spawn } from 'node:child_process';

@@ -7,7 +7,7 @@
  * directories of the image with their owners, and its default user. Profiles are matched on the
  * image *repository* name (registry and tag are ignored), first match wins.
  *
- * Where a profile differs from the real image is documented in test/runtime/README.md.
+ * Where a profile differs from the real image is documented in podrt/README.md.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';

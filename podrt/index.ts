@@ -1,4 +1,4 @@
-/** Local pod runtime: public API for tests. See test/runtime/README.md. */
+/** podrt, the local pod runtime: its public API (tests, benchmarks). See podrt/README.md. */
 export { PodRuntime, loadManifests, parseSelector } from './client';
 export type { StartOptions, ApplyResult, ExecResult, PortForwardHandle } from './client';
 export { cleanupInstance, leftovers, listInstances } from './cleanup';

@@ -2,7 +2,7 @@
  * podrt supervisor daemon: one per runtime instance. Owns the pods, controllers and probes;
  * clients (the CLI and the test API) talk to it over JSON lines on /run/podrt/<instance>/ctl.sock.
  *
- *   node --import tsx test/runtime/daemon.ts --instance NAME [--backoff-base S] [--owner-pid PID] [--no-pvc-fsgroup]
+ *   node --import tsx podrt/daemon.ts --instance NAME [--backoff-base S] [--owner-pid PID] [--no-pvc-fsgroup]
  *
  * With --owner-pid the daemon tears everything down and exits when that process is gone (a test
  * run that was interrupted leaves nothing behind).

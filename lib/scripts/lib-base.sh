@@ -1,0 +1,74 @@
+#!/bin/bash
+# What every entrypoint needs, in both kinds of pod: logging, secrets, pgpass quoting, sleeps
+# without a fork, and SIGTERM handled at safe points. Sourced, never executed. The script that
+# sources it sets LOG_TAG and defines on_term (what to do on SIGTERM).
+
+log() {
+  # printf's %(...)T avoids a fork per log line (fork is slow on small VMs).
+  local TZ=UTC
+  printf '%(%Y-%m-%dT%H:%M:%S)TZ %s %s: %s\n' -1 "${POD_NAME:-?}" "${LOG_TAG:-pgha}" "$*"
+}
+
+die() {
+  log "FATAL: $*"
+  exit 1
+}
+
+# A key of the mounted credentials Secret ($PGHA_SECRETS_DIR/$1).
+read_secret() {
+  local f=$PGHA_SECRETS_DIR/$1 v
+  [[ -r $f ]] || die "secret key '$1' missing or unreadable at $f"
+  v=$(<"$f")
+  # Secrets created from files often end with a newline the user never meant as part of it.
+  printf '%s' "${v%$'\n'}"
+}
+
+# pgpass and pcppass fields escape ':' and '\'.
+pgpass_escape() {
+  local s=${1//\\/\\\\}
+  printf '%s' "${s//:/\\:}"
+}
+
+# ---------------------------------------------------------------------------------------
+# SIGTERM. A trap handler runs inside whatever builtin the script was waiting in, and bash
+# keeps the timeout of `read -t` in one global: a handler that itself reads with a timeout, or
+# runs longer than the interrupted read's timeout, corrupts it (seen: "longjmp causes
+# uninitialized stack frame", bash aborted in the middle of a primary's handoff). So the handler
+# only records the request and wakes the nap; the script acts on it (on_term) at its next nap,
+# or as soon as the child it waits for in run_child returns, outside any builtin.
+TERM_REQUESTED=0
+NAP_FD=
+on_signal() {
+  TERM_REQUESTED=1
+  [[ -n $NAP_FD ]] && printf '\n' >&"$NAP_FD"
+}
+
+term_check() {
+  ((TERM_REQUESTED)) && on_term
+  return 0
+}
+
+# Sleeps $1 seconds (fractions allowed) without a fork: a read with a timeout on a FIFO only
+# on_signal writes to. Returns at once when SIGTERM arrived, and acts on it.
+nap() {
+  term_check
+  if [[ -z $NAP_FD ]]; then
+    rm -f "$NAP_FIFO"
+    mkfifo -m 0600 "$NAP_FIFO" && exec {NAP_FD}<>"$NAP_FIFO"
+  fi
+  read -r -t "$1" -u "$NAP_FD" _
+  term_check
+}
+
+# Runs a long command as a background child, so SIGTERM ends the wait at once (bash defers
+# traps while a foreground child runs); on_term then stops the child (CHILD_PID).
+CHILD_PID=
+run_child() {
+  "$@" &
+  CHILD_PID=$!
+  wait "$CHILD_PID"
+  local rc=$?
+  term_check
+  CHILD_PID=
+  return "$rc"
+}
