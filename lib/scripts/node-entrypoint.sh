@@ -1248,15 +1248,20 @@ scaledown_check() {
 # Every second: the status line from the running instance (so a promotion, a lost or regained
 # upstream shows to peers and probes within a second), repmgrd's and postgres' liveness. Every
 # PGHA_SUPERVISE_INTERVAL seconds, or every second while a primary looks cut off or a handoff
-# pause lasts: the checks below, which talk to peers.
+# pause lasts, or at once after a tick that came late (the pod was frozen or starved, and a
+# primary must learn first of all whether another member was promoted meanwhile): the checks
+# below, which talk to peers.
 supervise() {
-  local down_since=0 restarts=0 tick=0
+  local down_since=0 restarts=0 tick=0 last_tick=$EPOCHSECONDS late
   refresh_status auto || true
   log "supervising: postgres (pid $(postmaster_pid)) and repmgrd; state $CURRENT_STATE"
   start_repmgrd
   while :; do
     nap 1
     tick=$((tick + 1))
+    late=$((EPOCHSECONDS - last_tick > 3)) last_tick=$EPOCHSECONDS
+    # A primary back from a freeze fences itself before it publishes anything.
+    ((late)) && postgres_running && fence_check
     if postgres_running; then
       down_since=0
       refresh_status auto || true
@@ -1275,7 +1280,7 @@ supervise() {
       log "repmgrd exited (exit $rc): restarting it (restart #$restarts)"
       start_repmgrd
     fi
-    ((ISOLATED_CHECKS > 0 || PAUSED_SINCE > 0 || tick % PGHA_SUPERVISE_INTERVAL == 0)) || continue
+    ((late || ISOLATED_CHECKS > 0 || PAUSED_SINCE > 0 || tick % PGHA_SUPERVISE_INTERVAL == 0)) || continue
     postgres_running && fence_check
     postgres_running && cascade_check
     postgres_running && scaledown_check
