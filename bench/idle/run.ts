@@ -47,7 +47,8 @@ async function sessionsByClient(cluster: ExampleCluster, seconds: number): Promi
 }
 
 async function main(): Promise<void> {
-  const cluster = await ExampleCluster.start('bench-idle');
+  // The product's default Pgpool-II sizing (32 children per pod), as users run it.
+  const cluster = await ExampleCluster.start('bench-idle', { pgpool: { numInitChildren: 32 } });
   try {
     const readyMs = await cluster.waitAllReady();
     await waitConverged(cluster);
