@@ -327,7 +327,7 @@ export interface PostgresClusterProps {
   readonly cascades?: CascadeLayerOptions[];
   /** @default { mode: 'async' } */
   readonly replication?: ReplicationMode;
-  /** @default - 1 s interval, 2 attempts 1 s apart, 2 s connect timeout */
+  /** @default - 1 s interval, 3 attempts 1 s apart, 2 s connect timeout */
   readonly failover?: FailoverTimingOptions;
   /** @default - see {@link PgpoolOptions} */
   readonly pgpool?: PgpoolOptions;

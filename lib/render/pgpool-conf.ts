@@ -3,7 +3,7 @@
  * not know are never emitted (Pgpool-II ignores unknown keys silently), and renamed keys use
  * the series' own name.
  *
- * Why these settings (see docs/design.md, "Pgpool-II"):
+ * Why these settings (the scripts' side: lib/scripts/README.md, "Pgpool-II entrypoint"):
  * - Backends are the member pods by the exact host names repmgr uses, so a backend's
  *   identity never changes when roles do.
  * - ALLOW_TO_FAILOVER + health check: a dead primary is detached, which makes Pgpool-II look

@@ -1,12 +1,13 @@
 /**
- * Issue 5, scenarios 2 and 9: the primary's container crashed and restarted in place at once
+ * The primary's container crashed and restarted in place at once
  * (rt.crash), then Pgpool-II pods killed / restarted under the workload.
  * Quorum-synchronous replication: zero acknowledged writes may be lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { decisions, describeVerdict, invariantFailures, newestPodLog, underLoad, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { decisions } from './logs';
+import { describeVerdict, invariantFailures, newestPodLog, underLoad, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;

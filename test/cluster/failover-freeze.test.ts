@@ -1,30 +1,27 @@
 /**
- * Issue 5, scenario 5: the primary frozen (rt.freeze: SIGSTOP of every process of the pod)
+ * The primary frozen (rt.freeze: SIGSTOP of every process of the pod)
  * longer than failure detection, then thawed: it must accept no write after the thaw and come
  * back as a streaming standby. Quorum-synchronous replication: zero acknowledged loss.
  *
- * In CI since 2026-11-25 22:40 UTC: 10 passes in a row with the final scripts (promotion
- * 18.8-24.5 s, first write on the new timeline 22.9-27.5 s after the freeze; the thawed
- * primary stopped serving 0.16-0.24 s and streamed again 4.3-4.4 s after the thaw).
- * What it took (lib/scripts/README.md, Pgpool-II reconcile loop): Pgpool-II's streaming-
+ * What it needs (lib/scripts/README.md, Pgpool-II reconcile loop): Pgpool-II's streaming-
  * replication check worker and PCP workers connect to a backend without a timeout after the
- * TCP handshake; a frozen backend blocked them for good and pgpool's failover waited on them
- * forever (no write for 2 min). The entrypoint now signals the stuck worker.
+ * TCP handshake; a frozen backend blocks them for good and pgpool's failover would wait on
+ * them forever. The Pgpool-II entrypoint signals the stuck worker.
  *
- * Known slow path (seen in 1 of 12 test runs and 1 of 5 diagnosis runs): repmgrd on the
- * winning standby blocks in get_recovery_type(primary_conn) (SELECT pg_is_in_recovery(),
- * repmgrd-physical.c:2236 in 5.3.3; confirmed with gdb): a blocking PQexec without a
- * client-side timeout on its persistent connection, which the frozen primary's kernel ACKs
- * (keepalives and tcp_user_timeout cannot end it). The other standby elects it and waits
- * 60 s for its notification; only the entrypoint's fallback election promotes (~80-90 s). The
- * availability bound below (240 s) is sized for that path; the one stall seen with an older
- * 120 s bound failed it. PGHA_KEEP_LOGS=DIR keeps every container log of a run.
+ * The slow path the bound is sized for: repmgrd on the winning standby can block in
+ * get_recovery_type(primary_conn) (SELECT pg_is_in_recovery() on its persistent connection, a
+ * blocking PQexec without a client-side timeout, which the frozen primary's kernel ACKs, so
+ * keepalives and tcp_user_timeout cannot end it). The other standby elects it and waits 60 s
+ * for its notification; then only the entrypoint's fallback election promotes
+ * (BOUNDS.frozenFailoverMs covers its election timeout and failover wait).
+ * PGHA_KEEP_LOGS=DIR keeps every container log of a run.
  */
 import { cpSync } from 'fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { decisions, describeVerdict, entrypointHistory, invariantFailures, underLoad, waitStreaming, servesAsPrimary, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { decisions } from './logs';
+import { describeVerdict, entrypointHistory, invariantFailures, underLoad, waitStreaming, servesAsPrimary, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
 /** Epoch ms of a log line: the entrypoint's `2026-...T..:..:..Z` or repmgr's `[2026-... ..:..:..]` (UTC). */
 function logTime(line: string): number {

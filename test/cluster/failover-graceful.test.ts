@@ -1,18 +1,16 @@
 /**
- * Issue 5, scenario 3: the primary pod deleted gracefully (preStop, SIGTERM, grace period) under
+ * The primary pod deleted gracefully (preStop, SIGTERM, grace period) under
  * a write workload, with the example chart's default ASYNCHRONOUS replication: a switchover
  * with no acknowledged write lost. The primary's entrypoint hands over itself (node-entrypoint.sh,
  * handoff): repmgrd paused on the standbys, fast shutdown (which sends all WAL to the connected
  * standbys), pg_promote() on a standby that holds the shutdown checkpoint, the others told to
  * follow it; each member's entrypoint then lifts its pause.
- *
- * Back in CI since 2026-11-25 evening, once the cancelled-election stall was fixed (see
- * failover-kill.test.ts: repmgrd's reconnection now outlasts its primary-visibility window).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { decisions, describeVerdict, entrypointHistory, invariantFailures, newestPodLog, underLoad, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { decisions } from './logs';
+import { describeVerdict, entrypointHistory, invariantFailures, newestPodLog, underLoad, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;

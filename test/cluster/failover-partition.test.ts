@@ -1,5 +1,5 @@
 /**
- * Issue 5, scenario 4: the primary cut off from the network (rt.partition) then healed. The
+ * The primary cut off from the network (rt.partition) then healed. The
  * isolated primary must fence itself (stop serving), another member is promoted, and after the
  * heal the old primary comes back as a standby. Quorum-synchronous replication: zero
  * acknowledged writes may be lost. (Scenario 5, freeze/thaw: failover-freeze.test.ts.)
@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { decisions, describeVerdict, entrypointHistory, invariantFailures, newestPodLog, underLoad, waitStreaming, servesAsPrimary, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { decisions } from './logs';
+import { describeVerdict, entrypointHistory, invariantFailures, newestPodLog, underLoad, waitStreaming, servesAsPrimary, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;

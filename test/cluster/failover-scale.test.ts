@@ -1,5 +1,5 @@
 /**
- * Issue 5, scenario 10: the failover-eligible tier scaled from 3 to 5, back to 3, then to 5
+ * The failover-eligible tier scaled from 3 to 5, back to 3, then to 5
  * again (ordinals 3 and 4 start on the claims they left behind), by changing `members.replicas`
  * in the chart and re-applying it, as Argo CD would. Quorum-synchronous replication: zero
  * acknowledged writes may be lost, in every phase, under a workload through the Pgpool-II
@@ -16,9 +16,11 @@ import { readFileSync } from 'fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stateDir } from '../../podrt';
 import type { PostgresClusterProps } from '../../lib/model/props';
+import { NODE_TERMINATION_GRACE_SECONDS } from '../../lib/constructs/postgres-tier';
 import { BOUNDS, rollMs } from './bounds';
 import { ExampleCluster } from './harness';
-import { decisions, describeVerdict, dumpLogs, entrypointHistory, invariantFailures, startConverged, stopConverged, verify, Workload, type ConvergedCluster, type Verdict } from './workload';
+import { decisions } from './logs';
+import { describeVerdict, dumpLogs, entrypointHistory, invariantFailures, startConverged, stopConverged, verify, Workload, type ConvergedCluster, type Verdict } from './workload';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -181,7 +183,10 @@ async function scaleTo(replicas: number, label: string): Promise<Phase> {
     const warnings = await cluster.apply(withMembers(replicas));
     // The roll of the members bounds the rollout: grace, start and rejoin per pod (bounds.ts).
     const rolloutMs = await waitRolledOut(rollMs(Math.max(cluster.members.length, replicas)));
-    console.log(`scenario 10 ${label}: roll of the members, step by step:\n${describeTimeline(rollTimeline(t0))}`);
+    const timeline = rollTimeline(t0);
+    console.log(`scenario 10 ${label}: roll of the members, step by step:\n${describeTimeline(timeline)}`);
+    // Every member stopped by itself within its grace period (none needed the SIGKILL).
+    for (const step of timeline) expect(step.terminateMs ?? 0, `${step.pod} termination`).toBeLessThan(NODE_TERMINATION_GRACE_SECONDS * 1000);
     // Writes keep going a little after the rollout, then the cluster must have settled.
     await workload.waitAckAfter(Date.now(), BOUNDS.steadyWriteMs);
     await sleep(3_000);

@@ -1,5 +1,5 @@
 /**
- * Issue 5, scenarios 6 and 8: standby faults (a member standby killed, a standby's claim
+ * Standby faults (a member standby killed, a standby's claim
  * deleted so it re-clones, the first-layer standby that cascades stream from killed), then
  * every pod of the cluster killed at once. Quorum-synchronous replication: zero acknowledged
  * writes may be lost.
@@ -13,7 +13,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { decisions, describeVerdict, invariantFailures, newestPodLog, underLoad, waitConverged, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { decisions } from './logs';
+import { describeVerdict, invariantFailures, newestPodLog, underLoad, waitConverged, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;

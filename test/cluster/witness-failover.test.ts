@@ -2,9 +2,6 @@
  * A two-member tier with a repmgr witness: it bootstraps (the witness registered as a witness,
  * the standby streaming), and the witness gives the election its majority, so the surviving
  * member is promoted when the primary dies, and the old primary rejoins as standby.
- *
- * Back in CI since 2026-11-25 evening, once the cancelled-election stall was fixed (see
- * failover-kill.test.ts: repmgrd's reconnection now outlasts its primary-visibility window).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';

@@ -1,5 +1,5 @@
 /**
- * Failover workload and invariant checks for the cluster scenarios (issue 5).
+ * Failover workload and invariant checks for the cluster scenarios.
  *
  * A workload is several concurrent writers and readers through the Pgpool-II Service (one
  * port-forward, node-postgres clients). Each writer inserts rows with a unique id, one
@@ -534,13 +534,6 @@ export async function newestPodLog(cluster: ExampleCluster, pod: string): Promis
   const all = await entrypointHistory(cluster, pod);
   const starts = all.lastIndexOf('entrypoint: start: tier');
   return starts >= 0 ? all.slice(starts) : all;
-}
-
-export function decisions(log: string): string {
-  return log
-    .split('\n')
-    .filter((l) => / entrypoint: (role|rejoin|clone|re-clone|promote|register|fence|handover|SIGTERM)/.test(l))
-    .join('\n');
 }
 
 /**
