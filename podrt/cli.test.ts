@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftovers } from './index';
 
-const TSX = path.resolve(__dirname, '..', '..', 'node_modules', '.bin', 'tsx');
+const TSX = path.resolve(__dirname, '..', 'node_modules', '.bin', 'tsx');
 const CLI = path.join(__dirname, 'cli.ts');
 const INSTANCE = 'rt-cli';
 

@@ -38,7 +38,7 @@ export interface ExecResult { code: number; stdout: string; stderr: string }
 export interface PortForwardHandle { host: string; port: number; close: () => Promise<void> }
 
 const HERE = __dirname;
-const PROJECT_ROOT = path.resolve(HERE, '..', '..');
+const PROJECT_ROOT = path.resolve(HERE, '..');
 
 /** Read manifests from a file or a directory (.yaml/.yml/.json, sorted by name, not recursive). */
 export function loadManifests(p: string): any[] {

@@ -97,7 +97,7 @@ describe('teardown leaves nothing behind', () => {
 
   it('GIVEN a non-root user WHEN the CLI is run THEN it says clearly that it needs root', () => {
     const cli = path.join(__dirname, 'cli.ts');
-    const tsx = path.resolve(__dirname, '..', '..', 'node_modules', '.bin', 'tsx');
+    const tsx = path.resolve(__dirname, '..', 'node_modules', '.bin', 'tsx');
     const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', tsx, cli, 'get', 'pods'], { encoding: 'utf8', env: { ...process.env, HOME: '/tmp' }, cwd: '/tmp' });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/needs root/);
