@@ -132,9 +132,9 @@ export function describeBreakdown(counts: Map<string, number>, seconds: number):
 
 /** Long-lived processes by what they are, for the CPU breakdown. */
 const CPU_SOURCES: Array<[RegExp, string]> = [
-  [/^postgres/, 'PostgreSQL (postmasters, their processes and exited backends)'],
-  [/^repmgrd/, 'repmgrd'],
-  [/^pgpool/, 'Pgpool-II'],
+  [/^(\S*\/)?postgres( |:|$)/, 'PostgreSQL (postmasters, their processes and exited backends)'],
+  [/^(\S*\/)?repmgrd( |$)/, 'repmgrd'],
+  [/^(\S*\/)?pgpool( |:|$)/, 'Pgpool-II'],
   [/node-entrypoint\.sh|pgpool-entrypoint\.sh/, 'entrypoints (bash, incl. exited children)'],
   [/status-server\.pl|^perl/, 'status and probe endpoint (perl)'],
   [/^psql/, 'psql sessions kept open'],
@@ -182,7 +182,7 @@ export async function cpuBreakdown(seconds: number): Promise<Map<string, number>
     if (!start || start.cmd !== end.cmd) continue;
     const d = end.ticks - start.ticks;
     if (d <= 0) continue;
-    const source = CPU_SOURCES.find(([re]) => re.test(end.cmd))?.[1] ?? `other (${end.cmd.split(' ')[0]})`;
+    const source = CPU_SOURCES.find(([re]) => re.test(end.cmd))?.[1] ?? (end.cmd ? `other (${end.cmd.split(' ')[0]})` : 'kernel threads');
     out.set(source, (out.get(source) ?? 0) + pct(d));
     attributed += d;
   }
