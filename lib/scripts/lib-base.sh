@@ -32,8 +32,8 @@ pgpass_escape() {
 # ---------------------------------------------------------------------------------------
 # SIGTERM. A trap handler runs inside whatever builtin the script was waiting in, and bash
 # keeps the timeout of `read -t` in one global: a handler that itself reads with a timeout, or
-# runs longer than the interrupted read's timeout, corrupts it (seen: "longjmp causes
-# uninitialized stack frame", bash aborted in the middle of a primary's handoff). So the handler
+# runs longer than the interrupted read's timeout, corrupts it, and bash aborts ("longjmp causes
+# uninitialized stack frame") in the middle of what the handler does. So the handler
 # only records the request and wakes the nap; the script acts on it (on_term) at its next nap,
 # or as soon as the child it waits for in run_child returns, outside any builtin.
 TERM_REQUESTED=0

@@ -37,9 +37,9 @@ export PGHOST=$PGHA_SOCKET_DIR PGPORT=$PGHA_PORT
 # peer must cost seconds, not the kernel's TCP timeout. This is also the conninfo repmgr
 # records for the node, so repmgrd's connections and the WAL receivers get it too.
 # tcp_user_timeout: keepalives only probe an idle connection; one whose query was sent when
-# the peer vanished waits on retransmissions for ~15 minutes. Seen: repmgrd silent for 84 s
-# after a partition (no election, the other standby waiting for it), until the entrypoint's
-# fallback election. A frozen peer still acknowledges at the TCP level: neither helps there.
+# the peer vanished waits on retransmissions for ~15 minutes, and a repmgrd blocked that way
+# after a partition holds up the election of the other standbys. A frozen peer still
+# acknowledges at the TCP level: neither helps there.
 PEER_CONN_OPTS="port=$PGHA_PORT connect_timeout=${PGHA_CONNECT_TIMEOUT:-2} keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3 tcp_user_timeout=10000"
 
 # ---------------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ handoff() {
   # The member list of this pod's environment can be older than the cluster: during the
   # rolling update of a scale-up the new members are registered but not in it. Members the
   # metadata knows are paused and told too; a standby left out keeps repmgrd running, which
-  # would elect on its own (or, seen here, resume monitoring the old primary's new pod).
+  # would elect on its own, or resume monitoring the old primary's new pod.
   mapfile -t hosts < <(known_member_hosts)
   for h in "${hosts[@]}"; do
     [[ $h == "$SELF_HOST" ]] && continue
@@ -110,8 +110,8 @@ handoff() {
     # one's (a rolling update is under way and this pod is one of the old ones): the highest
     # ordinal of them; else the lowest ordinal. A StatefulSet rolls from the highest ordinal
     # down, so either choice is a member the roll has passed or reaches last, and a roll
-    # moves the primary once. Seen without it: 1 -> 0, then 0 -> 1 six seconds later; and a
-    # target deleted right after its promotion.
+    # moves the primary once, instead of to a member the roll then deletes right after its
+    # promotion.
     rolled=0
     [[ $(status_field "$line" spec) != "$POD_SPEC" ]] && rolled=1
     ((rolled)) || ord=$((100000 - ord))
@@ -666,8 +666,8 @@ rejoin_to() {
   local prim=$1 ptli mytli
   # pg_rewind reads the source's timeline from its control file, which a just-promoted
   # primary updates only at its next checkpoint: without one, rewind decides nothing
-  # diverged and the node cannot start (seen: "requested timeline N does not contain
-  # minimum recovery point"). The CHECKPOINT also gives the live timeline.
+  # diverged and the node cannot start ("requested timeline N does not contain minimum
+  # recovery point"). The CHECKPOINT also gives the live timeline.
   ptli=$(peer_sql "$prim" "CHECKPOINT; SELECT timeline_id FROM pg_control_checkpoint()") || ptli=0
   mytli=$(controldata_field "Latest checkpoint's TimeLineID")
   local h
@@ -979,8 +979,8 @@ pause_check() {
       restart_repmgrd_unpaused
     elif ((FOLLOW_PASSES++ >= 2)); then
       # repmgrd follows on the handoff's notification only if it reads it while retrying the
-      # old primary; seen here: the old primary's new pod answered first, and repmgrd resumed
-      # monitoring it (a standby now) without following. Two passes are left to repmgrd.
+      # old primary; when the old primary's new pod answers first, repmgrd resumes monitoring
+      # it (a standby now) and never follows. Two passes are left to repmgrd.
       follow_primary "$prim" "handoff: not streaming from the new primary ${prim%%.*}"
       restart_repmgrd_unpaused
     fi
@@ -1023,10 +1023,10 @@ resume_repmgrd() {
 
 # A member standby that has not streamed for PGHA_UNSTREAMED_PASSES supervision passes in a
 # row while a live primary serves follows that primary (repmgr standby follow), then restarts
-# repmgrd so it monitors the new upstream. repmgrd does not always get there itself: seen
-# here, a standby whose primary was switched over retried the old primary, found its new pod
-# (a standby by then) answering and resumed monitoring it, its WAL receiver failing for good on
-# a replication slot that pod never had. Not while a handoff pause lasts (pause_check acts).
+# repmgrd so it monitors the new upstream. repmgrd does not always get there itself: a standby
+# whose primary was switched over retries the old primary, can find its new pod (a standby by
+# then) answering and resume monitoring it, its WAL receiver failing for good on a replication
+# slot that pod never had. Not while a handoff pause lasts (pause_check acts).
 : "${PGHA_UNSTREAMED_PASSES:=3}"
 UNSTREAMED_PASSES=0
 member_stream_check() {

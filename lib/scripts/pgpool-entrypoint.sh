@@ -155,7 +155,7 @@ sr_worker_pid() {
 # connections but whose postgres never answers (a frozen or hung node) blocks it in read()
 # for good. Then the failover that detaches that backend waits in find_primary_node for the
 # lock, forever: pgpool keeps the detached node as its primary, every write fails and every
-# pcp attach/detach only queues behind it (seen: 2 min, until the node was thawed). The
+# pcp attach/detach only queues behind it, until the node answers again. The
 # worker's SIGTERM handler exits and releases the lock on the way out (all of 4.3-4.6), the
 # failover then completes and pgpool forks a new worker, which skips down backends.
 STUCK_PASSES=0
@@ -192,7 +192,7 @@ restore_sr_worker() {
 
 # A PCP worker stuck the same way: pcp_node_info asks every backend it thinks is up for its
 # role, without a timeout once PQping succeeded, so a node frozen in that moment blocks the
-# worker for good (seen). The next failover waits for the PCP process to exit and never
+# worker for good. The next failover waits for the PCP process to exit and never
 # ends, and PCP stops answering. A worker still there on the next failed pass gets SIGINT
 # (it only serves one request; pgpool forks a new one per connection).
 STUCK_PCP=""
@@ -292,8 +292,8 @@ reconcile() {
     lstream=${lstream%%|*}
     # A standby that restarted (a rolled pod, a follow) quickly enough that pgpool's health
     # check retries never failed keeps its status up, and every pooled connection to the old
-    # postmaster is dead: sessions failed with "unable to read message kind" for minutes
-    # (seen here). A detach and attach makes the children drop those connections.
+    # postmaster is dead: sessions fail with "unable to read message kind" for minutes. A
+    # detach and attach makes the children drop those connections.
     if [[ ${statuses[id]} != 3 && $lrec == true && -n ${restarted[id]:-} ]]; then
       log "correction: backend $id (${hosts[id]}) restarted while pgpool kept it up (its pooled connections are dead): pcp_detach_node + pcp_attach_node"
       pcp pcp_detach_node -n "$id" >/dev/null 2>&1 || log "pcp_detach_node $id failed"
