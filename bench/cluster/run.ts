@@ -9,18 +9,12 @@
  * 2-core machine with every PostgreSQL and Pgpool-II process, so compare the ratios; the
  * absolute numbers say little.
  */
-import { execFileSync } from 'child_process';
-import { cpus } from 'os';
 import { ExampleCluster } from '../../test/cluster/harness';
+import { machine, runOnCluster } from '../common';
 
 const DURATION = Number(process.env.DURATION ?? '15');
 const ROUNDS = Number(process.env.ROUNDS ?? '2');
 const CLIENTS = Number(process.env.CLIENTS ?? '4');
-
-function machine(): string {
-  const kernel = execFileSync('uname', ['-r']).toString().trim();
-  return `${cpus().length} x ${cpus()[0]?.model ?? 'unknown cpu'}, kernel ${kernel}`;
-}
 
 async function pgbench(cluster: ExampleCluster, client: string, host: string, extra: string[]): Promise<number> {
   const argv = ['env', `PGPASSWORD=${cluster.credentials.app}`, 'pgbench', '-h', host, '-p', '5432', '-U', 'app', '-n',
@@ -33,52 +27,38 @@ async function pgbench(cluster: ExampleCluster, client: string, host: string, ex
   return Number(tps[1]);
 }
 
-async function main(): Promise<void> {
-  const cluster = await ExampleCluster.start('bench-cluster');
-  try {
-    const bootstrapMs = await cluster.waitAllReady();
-    console.log(`Cluster benchmark on ${machine()}; ${cluster.versions.postgresFull}, ${cluster.versions.repmgr}, ${cluster.versions.pgpoolFull}`);
-    console.log(`bootstrap: example cluster (3 members, 2 cascading, 2 Pgpool-II) all Ready in ${(bootstrapMs / 1000).toFixed(1)} s`);
+runOnCluster(() => ExampleCluster.start('bench-cluster'), async (cluster) => {
+  const bootstrapMs = await cluster.waitAllReady();
+  console.log(`Cluster benchmark on ${machine()}; ${cluster.versions.postgresFull}, ${cluster.versions.repmgr}, ${cluster.versions.pgpoolFull}`);
+  console.log(`bootstrap: example cluster (3 members, 2 cascading, 2 Pgpool-II) all Ready in ${(bootstrapMs / 1000).toFixed(1)} s`);
 
-    const primary = (await cluster.primary())!;
-    const suffix = `${cluster.namespace}.svc.cluster.local`;
-    const direct = `${primary}.${cluster.name}-node.${suffix}`;
-    const viaPgpool = `${cluster.pgpoolService}.${suffix}`;
-    const client = cluster.cascades[cluster.cascades.length - 1];
-    const init = await cluster.exec(client, ['env', `PGPASSWORD=${cluster.credentials.app}`, 'pgbench', '-i', '-s', '5', '-q', '-h', direct, '-U', 'app', 'app'], 300_000);
-    if (init.code !== 0) {
-      throw new Error(`pgbench -i failed: ${init.stderr}`);
-    }
-    await cluster.psql(primary, 'CHECKPOINT');
+  const primary = (await cluster.primary())!;
+  const suffix = `${cluster.namespace}.svc.cluster.local`;
+  const direct = `${primary}.${cluster.name}-node.${suffix}`;
+  const viaPgpool = `${cluster.pgpoolService}.${suffix}`;
+  const client = cluster.cascades[cluster.cascades.length - 1];
+  const init = await cluster.exec(client, ['env', `PGPASSWORD=${cluster.credentials.app}`, 'pgbench', '-i', '-s', '5', '-q', '-h', direct, '-U', 'app', 'app'], 300_000);
+  if (init.code !== 0) {
+    throw new Error(`pgbench -i failed: ${init.stderr}`);
+  }
+  await cluster.psql(primary, 'CHECKPOINT');
 
-    for (const [label, extra] of [
-      ['select-only (-S)', ['-S']],
-      ['select-only, new connection per transaction (-S -C)', ['-S', '-C']],
-    ] as const) {
-      const rows: Array<[number, number]> = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        // Alternate the order so drift of the machine hits both legs alike.
-        const first = round % 2 === 0;
-        const a = first ? await pgbench(cluster, client, viaPgpool, [...extra]) : 0;
-        const b = await pgbench(cluster, client, direct, [...extra]);
-        const c = first ? a : await pgbench(cluster, client, viaPgpool, [...extra]);
-        rows.push([c, b]);
-      }
-      console.log(`\n${label}, ${CLIENTS} clients, ${DURATION} s per leg:`);
-      for (const [pool, dir] of rows) {
-        console.log(`  through Pgpool-II ${pool.toFixed(0).padStart(7)} tps   direct ${dir.toFixed(0).padStart(7)} tps   ratio ${(pool / dir).toFixed(2)}`);
-      }
+  for (const [label, extra] of [
+    ['select-only (-S)', ['-S']],
+    ['select-only, new connection per transaction (-S -C)', ['-S', '-C']],
+  ] as const) {
+    const rows: Array<[number, number]> = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate the order so drift of the machine hits both legs alike.
+      const first = round % 2 === 0;
+      const a = first ? await pgbench(cluster, client, viaPgpool, [...extra]) : 0;
+      const b = await pgbench(cluster, client, direct, [...extra]);
+      const c = first ? a : await pgbench(cluster, client, viaPgpool, [...extra]);
+      rows.push([c, b]);
     }
-  } finally {
-    const leftovers = await cluster.stop();
-    if (leftovers.length > 0) {
-      console.error(`leftovers after teardown: ${leftovers.join(', ')}`);
-      process.exitCode = 1;
+    console.log(`\n${label}, ${CLIENTS} clients, ${DURATION} s per leg:`);
+    for (const [pool, dir] of rows) {
+      console.log(`  through Pgpool-II ${pool.toFixed(0).padStart(7)} tps   direct ${dir.toFixed(0).padStart(7)} tps   ratio ${(pool / dir).toFixed(2)}`);
     }
   }
-}
-
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
 });

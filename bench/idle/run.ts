@@ -12,20 +12,14 @@
  *
  *   sudo npx tsx bench/idle/run.ts          # WINDOW=60 SETTLE=20
  */
-import { execFileSync } from 'child_process';
-import { cpus } from 'os';
 import { ExampleCluster } from '../../test/cluster/harness';
+import { machine, runOnCluster } from '../common';
 import { cpuBreakdown, describeBreakdown, describeCpu, describeIdle, forkBreakdown, measureIdle } from '../../test/cluster/idle';
 import { waitConverged } from '../../test/cluster/workload';
 
 const WINDOW = Number(process.env.WINDOW ?? '60');
 const SETTLE = Number(process.env.SETTLE ?? '20');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function machine(): string {
-  const kernel = execFileSync('uname', ['-r']).toString().trim();
-  return `${cpus().length} x ${cpus()[0]?.model ?? 'unknown cpu'}, kernel ${kernel}`;
-}
 
 async function sessionsByClient(cluster: ExampleCluster, seconds: number): Promise<Map<string, number>> {
   const pods = [...cluster.members, ...cluster.cascades];
@@ -46,34 +40,20 @@ async function sessionsByClient(cluster: ExampleCluster, seconds: number): Promi
   return counts;
 }
 
-async function main(): Promise<void> {
-  // The product's default Pgpool-II sizing (32 children per pod), as users run it.
-  const cluster = await ExampleCluster.start('bench-idle', { pgpool: { numInitChildren: 32 } });
-  try {
-    const readyMs = await cluster.waitAllReady();
-    await waitConverged(cluster);
-    console.log(`Idle cost on ${machine()}; ${cluster.versions.postgresFull}, ${cluster.versions.repmgr}, ${cluster.versions.pgpoolFull}`);
-    console.log(`example cluster (${cluster.members.length} members, ${cluster.cascades.length} cascading, 2 Pgpool-II) Ready in ${(readyMs / 1000).toFixed(1)} s; settling ${SETTLE} s`);
-    await sleep(SETTLE * 1000);
-    // First window: nothing but the cluster (and this process); then the breakdowns.
-    const sample = await measureIdle(WINDOW);
-    console.log(`\nidle, machine-wide: ${describeIdle(sample)}`);
-    console.log('budget (issue 10): at most 20% of one core and 10 new processes/s');
-    const [cpu, breakdown] = await Promise.all([cpuBreakdown(WINDOW), forkBreakdown(WINDOW)]);
-    console.log(`\nCPU by source (${WINDOW} s, percent of one core; forkstat runs meanwhile):\n${describeCpu(cpu)}`);
-    console.log(`\nnew processes by source (forkstat, ${WINDOW} s):\n${describeBreakdown(breakdown, WINDOW)}`);
-    const sessions = await sessionsByClient(cluster, WINDOW);
-    console.log(`\nnew PostgreSQL sessions by client (log_connections, ${WINDOW} s, all ${cluster.members.length + cluster.cascades.length} PostgreSQL pods):\n${describeBreakdown(sessions, WINDOW)}`);
-  } finally {
-    const leftovers = await cluster.stop();
-    if (leftovers.length > 0) {
-      console.error(`leftovers after teardown: ${leftovers.join(', ')}`);
-      process.exitCode = 1;
-    }
-  }
-}
-
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
+// The product's default Pgpool-II sizing (32 children per pod), as users run it.
+runOnCluster(() => ExampleCluster.start('bench-idle', { pgpool: { numInitChildren: 32 } }), async (cluster) => {
+  const readyMs = await cluster.waitAllReady();
+  await waitConverged(cluster);
+  console.log(`Idle cost on ${machine()}; ${cluster.versions.postgresFull}, ${cluster.versions.repmgr}, ${cluster.versions.pgpoolFull}`);
+  console.log(`example cluster (${cluster.members.length} members, ${cluster.cascades.length} cascading, 2 Pgpool-II) Ready in ${(readyMs / 1000).toFixed(1)} s; settling ${SETTLE} s`);
+  await sleep(SETTLE * 1000);
+  // First window: nothing but the cluster (and this process); then the breakdowns.
+  const sample = await measureIdle(WINDOW);
+  console.log(`\nidle, machine-wide: ${describeIdle(sample)}`);
+  console.log('budget (issue 10): at most 20% of one core and 10 new processes/s');
+  const [cpu, breakdown] = await Promise.all([cpuBreakdown(WINDOW), forkBreakdown(WINDOW)]);
+  console.log(`\nCPU by source (${WINDOW} s, percent of one core; forkstat runs meanwhile):\n${describeCpu(cpu)}`);
+  console.log(`\nnew processes by source (forkstat, ${WINDOW} s):\n${describeBreakdown(breakdown, WINDOW)}`);
+  const sessions = await sessionsByClient(cluster, WINDOW);
+  console.log(`\nnew PostgreSQL sessions by client (log_connections, ${WINDOW} s, all ${cluster.members.length + cluster.cascades.length} PostgreSQL pods):\n${describeBreakdown(sessions, WINDOW)}`);
 });
