@@ -32,7 +32,7 @@ describe('fault injection', () => {
       { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } } },
       statefulSet('db', { replicas: 3, policy: 'Parallel', containers: [container('db', ['sleep', 'infinity'], { readinessProbe: { exec: { command: ['true'] }, initialDelaySeconds: 2, periodSeconds: 1, timeoutSeconds: 10 } })] }),
       { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'db' }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'db' } } } },
-      deployment('ticker', { containers: [container('main', ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /work/n; sleep 0.1; done'], { volumeMounts: [{ name: 'work', mountPath: '/work' }] })], volumes: [{ name: 'work', emptyDir: {} }] }),
+      deployment('ticker', { containers: [container('main', ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /work/n.new; mv /work/n.new /work/n; sleep 0.1; done'], { volumeMounts: [{ name: 'work', mountPath: '/work' }] })], volumes: [{ name: 'work', emptyDir: {} }] }),
     ]);
     await rt.waitReady('a-0');
     await rt.waitReady('b-0');
@@ -86,6 +86,8 @@ describe('fault injection', () => {
 
   it('WHEN a pod is frozen THEN none of its processes run until it is thawed', async () => {
     const [p] = await rt.pods('app=ticker');
+    // The ticker renames each count into place, so a read never sees a half-written file (it
+    // did under load when the count was rewritten in place).
     const read = async () => Number((await rt.exec(p.name, 'main', ['cat', '/work/n'])).stdout);
     const n0 = await read();
     await sleepMs(500);
