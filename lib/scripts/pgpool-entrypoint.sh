@@ -316,7 +316,9 @@ reconcile() {
 
 supervise() {
   while :; do
-    nap "$PGHA_PGPOOL_CHECK_INTERVAL"
+    # Every second until a client session worked (the pod starts serving as soon as it can),
+    # then every PGHA_PGPOOL_CHECK_INTERVAL seconds.
+    if ((SERVING)); then nap "$PGHA_PGPOOL_CHECK_INTERVAL"; else nap 1; fi
     if ! kill -0 "$PGPOOL_PID" 2>/dev/null; then
       wait "$PGPOOL_PID"
       die "pgpool exited (status $?)"
