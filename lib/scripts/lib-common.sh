@@ -172,9 +172,9 @@ controldata_field() {
   pg_controldata "$PGDATA" 2>/dev/null | sed -n "s/^$1:[[:space:]]*//p"
 }
 
-# Newest timeline this data directory knows: the checkpoint's, or a later one whose history
-# file arrived (a standby that followed a promotion, or a promoted node before its checkpoint).
-# Into REPLY with history_tli; printed by local_max_history_tli.
+# REPLY: the newest timeline this data directory knows: the checkpoint's, or a later one whose
+# history file arrived (a standby that followed a promotion, or a promoted node before its
+# checkpoint).
 history_tli() {
   local f n
   REPLY=0
@@ -185,11 +185,6 @@ history_tli() {
     ((n > REPLY)) && REPLY=$n
   done
   return 0
-}
-
-local_max_history_tli() {
-  history_tli
-  printf '%s' "$REPLY"
 }
 
 # "X/Y" -> integer, for comparing LSNs in bash.

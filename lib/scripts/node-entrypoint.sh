@@ -197,8 +197,7 @@ handoff_unpause() {
 
 # A reason to keep waiting is logged when it changes, and every 30 s while it persists.
 log_wait() {
-  local now
-  printf -v now '%(%s)T' -1
+  local now=$EPOCHSECONDS
   # Counters inside the message do not make it a new reason.
   local key=${1//[0-9]/}
   if [[ $key != "$LAST_WAIT_MSG" ]] || ((now - LAST_WAIT_TS >= 30)); then
@@ -671,7 +670,8 @@ rejoin_to() {
   ptli=$(peer_sql "$prim" "CHECKPOINT; SELECT timeline_id FROM pg_control_checkpoint()") || ptli=0
   mytli=$(controldata_field "Latest checkpoint's TimeLineID")
   local h
-  h=$(local_max_history_tli)
+  history_tli
+  h=$REPLY
   ((h > mytli)) && mytli=$h
   if ((ptli > 0 && mytli > ptli)); then
     log_wait "local timeline $mytli is newer than primary $prim's timeline $ptli: refusing to rewind onto an older timeline"
