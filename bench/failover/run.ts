@@ -19,7 +19,9 @@ import { execFileSync } from 'child_process';
 import { writeFileSync } from 'fs';
 import { cpus, release } from 'os';
 import { ExampleCluster } from '../../test/cluster/harness';
-import { closeForward, dumpLogs, entrypointHistory, newestPodLog, underLoad, waitConverged, waitStreaming } from '../../test/cluster/workload';
+import { closeForward, waitConverged, waitStreaming } from '../../test/cluster/lifecycle';
+import { dumpLogs, entrypointHistory, newestPodLog } from '../../test/cluster/logs';
+import { underLoad } from '../../test/cluster/workload';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {

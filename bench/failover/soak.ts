@@ -16,7 +16,7 @@
 import { execFileSync } from 'child_process';
 import { cpus, loadavg } from 'os';
 import { ExampleCluster } from '../../test/cluster/harness';
-import { waitConverged } from '../../test/cluster/workload';
+import { waitConverged } from '../../test/cluster/lifecycle';
 
 const DURATION = Number(process.env.DURATION ?? '300');
 const CLIENTS = Number(process.env.CLIENTS ?? '8');

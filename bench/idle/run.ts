@@ -15,7 +15,7 @@
 import { ExampleCluster } from '../../test/cluster/harness';
 import { machine, runOnCluster } from '../common';
 import { cpuBreakdown, describeBreakdown, describeCpu, describeIdle, forkBreakdown, measureIdle } from '../../test/cluster/idle';
-import { waitConverged } from '../../test/cluster/workload';
+import { waitConverged } from '../../test/cluster/lifecycle';
 
 const WINDOW = Number(process.env.WINDOW ?? '60');
 const SETTLE = Number(process.env.SETTLE ?? '20');

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { describeIdle, designedIdleForksPerSecond, measureIdle } from './idle';
-import { waitConverged } from './workload';
+import { waitConverged } from './lifecycle';
 
 /**
  * The idle budget: the settled example cluster, with no client, may create at most what its

@@ -6,8 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { decisions } from './logs';
-import { describeVerdict, invariantFailures, newestPodLog, underLoad, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { describeVerdict, invariantFailures } from './invariants';
+import { type ConvergedCluster, startConverged, stopConverged } from './lifecycle';
+import { decisions, newestPodLog } from './logs';
+import { underLoad } from './workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;

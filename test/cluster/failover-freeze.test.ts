@@ -20,8 +20,10 @@ import { cpSync } from 'fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { decisions } from './logs';
-import { describeVerdict, entrypointHistory, invariantFailures, underLoad, waitStreaming, servesAsPrimary, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { describeVerdict, invariantFailures } from './invariants';
+import { type ConvergedCluster, servesAsPrimary, startConverged, stopConverged, waitStreaming } from './lifecycle';
+import { decisions, entrypointHistory } from './logs';
+import { underLoad } from './workload';
 
 /** Epoch ms of a log line: the entrypoint's `2026-...T..:..:..Z` or repmgr's `[2026-... ..:..:..]` (UTC). */
 function logTime(line: string): number {

@@ -9,8 +9,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { decisions } from './logs';
-import { describeVerdict, entrypointHistory, invariantFailures, newestPodLog, underLoad, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { describeVerdict, invariantFailures } from './invariants';
+import { type ConvergedCluster, startConverged, stopConverged, waitStreaming } from './lifecycle';
+import { decisions, entrypointHistory, newestPodLog } from './logs';
+import { underLoad } from './workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;

@@ -11,7 +11,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { Workload, describeVerdict, dumpLogs, entrypointHistory, verify, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { describeVerdict, verify } from './invariants';
+import { type ConvergedCluster, startConverged, stopConverged } from './lifecycle';
+import { dumpLogs, newestPodLog } from './logs';
+import { Workload } from './workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
@@ -25,13 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   expect(await stopConverged(started)).toEqual([]);
 });
-
-/** The newest pod's log of `pod` (after a kill, the replacement pod's). */
-async function newestLog(pod: string): Promise<string> {
-  const all = await entrypointHistory(cluster, pod);
-  const starts = all.lastIndexOf('entrypoint: start: tier');
-  return starts >= 0 ? all.slice(starts) : all;
-}
 
 async function killPrimaryUnderLoad(label: string): Promise<void> {
   const before = await cluster.primary();
@@ -67,7 +63,7 @@ async function killPrimaryUnderLoad(label: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 3_000));
     await workload.stop();
     const verdict = await verify(cluster, workload);
-    const log = await newestLog(before!);
+    const log = await newestPodLog(cluster, before!);
     const summary = workload.summary(t0);
     console.log(
       `${label}: killed ${before} (kill call took ${faultMs} ms); first write acknowledged on a newer timeline after ${firstAckMs} ms (on ${first.server}, timeline ${first.tli}); ` +

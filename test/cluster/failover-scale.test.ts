@@ -19,8 +19,10 @@ import type { PostgresClusterProps } from '../../lib/model/props';
 import { NODE_TERMINATION_GRACE_SECONDS } from '../../lib/constructs/postgres-tier';
 import { BOUNDS, rollMs } from './bounds';
 import { ExampleCluster } from './harness';
-import { decisions } from './logs';
-import { describeVerdict, dumpLogs, entrypointHistory, invariantFailures, startConverged, stopConverged, verify, Workload, type ConvergedCluster, type Verdict } from './workload';
+import { describeVerdict, invariantFailures, type Verdict, verify } from './invariants';
+import { type ConvergedCluster, startConverged, stopConverged } from './lifecycle';
+import { decisions, dumpLogs, entrypointHistory } from './logs';
+import { Workload } from './workload';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -13,8 +13,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { decisions } from './logs';
-import { describeVerdict, invariantFailures, newestPodLog, underLoad, waitConverged, waitStreaming, startConverged, stopConverged, type ConvergedCluster } from './workload';
+import { describeVerdict, invariantFailures } from './invariants';
+import { type ConvergedCluster, startConverged, stopConverged, waitConverged, waitStreaming } from './lifecycle';
+import { decisions, newestPodLog } from './logs';
+import { underLoad } from './workload';
 
 let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { closeForward } from './workload';
+import { closeForward } from './lifecycle';
 
 let cluster: ExampleCluster;
 
