@@ -3,26 +3,18 @@
  * (rt.crash), then Pgpool-II pods killed / restarted under the workload.
  * Quorum-synchronous replication: zero acknowledged writes may be lost.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { describeVerdict, invariantFailures } from './invariants';
-import { type ConvergedCluster, startConverged, stopConverged } from './lifecycle';
+import { type ConvergedCluster } from './lifecycle';
 import { decisions, newestPodLog } from './logs';
 import { underLoad } from './workload';
+import { clusterForThisFile, QUORUM } from './file-cluster';
 
-let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
 let forward: ConvergedCluster['forward'];
-
-beforeAll(async () => {
-  started = await startConverged('failover-crash', { replication: { mode: 'quorum', standbys: 1 } });
-  ({ cluster, forward } = started);
-});
-
-afterAll(async () => {
-  expect(await stopConverged(started)).toEqual([]);
-});
+clusterForThisFile('failover-crash', QUORUM, (started) => ({ cluster, forward } = started));
 
 describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {
   it('WHEN the primary container crashes and restarts in place THEN either it stays primary with no promotion, or another member is promoted and it rejoins as a standby, never both', async () => {

@@ -16,14 +16,14 @@
  * (BOUNDS.frozenFailoverMs covers its election timeout and failover wait).
  * PGHA_KEEP_LOGS=DIR keeps every container log of a run.
  */
-import { cpSync } from 'fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { describeVerdict, invariantFailures } from './invariants';
-import { type ConvergedCluster, servesAsPrimary, startConverged, stopConverged, waitStreaming } from './lifecycle';
+import { type ConvergedCluster, servesAsPrimary, waitStreaming } from './lifecycle';
 import { decisions, entrypointHistory } from './logs';
 import { underLoad } from './workload';
+import { clusterForThisFile, QUORUM } from './file-cluster';
 
 /** Epoch ms of a log line: the entrypoint's `2026-...T..:..:..Z` or repmgr's `[2026-... ..:..:..]` (UTC). */
 function logTime(line: string): number {
@@ -33,22 +33,9 @@ function logTime(line: string): number {
 
 const FAILOVER_BOUND_MS = BOUNDS.frozenFailoverMs;
 
-let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
 let forward: ConvergedCluster['forward'];
-
-beforeAll(async () => {
-  started = await startConverged('failover-freeze', { replication: { mode: 'quorum', standbys: 1 } });
-  ({ cluster, forward } = started);
-});
-
-afterAll(async () => {
-  // Heal first: a cut-off or frozen pod would slow the teardown down.
-  await started?.cluster.rt.heal().catch(() => undefined);
-  // PGHA_KEEP_LOGS=DIR keeps every container log of the run (teardown deletes them).
-  if (process.env.PGHA_KEEP_LOGS) cpSync('/run/podrt/failover-freeze/logs', process.env.PGHA_KEEP_LOGS, { recursive: true });
-  expect(await stopConverged(started)).toEqual([]);
-});
+clusterForThisFile('failover-freeze', QUORUM, (started) => ({ cluster, forward } = started));
 
 describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {
   it('WHEN the primary is frozen longer than failure detection and thawed THEN it accepts no write after thawing and rejoins as a standby', async () => {

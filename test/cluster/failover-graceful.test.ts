@@ -6,26 +6,18 @@
  * standbys), pg_promote() on a standby that holds the shutdown checkpoint, the others told to
  * follow it; each member's entrypoint then lifts its pause.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { describeVerdict, invariantFailures } from './invariants';
-import { type ConvergedCluster, startConverged, stopConverged, waitStreaming } from './lifecycle';
+import { type ConvergedCluster, waitStreaming } from './lifecycle';
 import { decisions, entrypointHistory, newestPodLog } from './logs';
 import { underLoad } from './workload';
+import { clusterForThisFile } from './file-cluster';
 
-let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
 let forward: ConvergedCluster['forward'];
-
-beforeAll(async () => {
-  started = await startConverged('failover-graceful');
-  ({ cluster, forward } = started);
-});
-
-afterAll(async () => {
-  expect(await stopConverged(started)).toEqual([]);
-});
+clusterForThisFile('failover-graceful', {}, (started) => ({ cluster, forward } = started));
 
 describe('GIVEN an asynchronous cluster under a write workload through Pgpool-II', () => {
   it('WHEN the primary pod is deleted gracefully THEN a standby takes over and no acknowledged write is lost', async () => {

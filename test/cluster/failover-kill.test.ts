@@ -8,26 +8,18 @@
  * monitor_interval_secs, enforced at synth time), so a dead primary is always older than the
  * window when the candidate asks its siblings.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { describeVerdict, verify } from './invariants';
-import { type ConvergedCluster, startConverged, stopConverged } from './lifecycle';
+import { type ConvergedCluster } from './lifecycle';
 import { dumpLogs, newestPodLog } from './logs';
 import { Workload } from './workload';
+import { clusterForThisFile, QUORUM } from './file-cluster';
 
-let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
 let forward: ConvergedCluster['forward'];
-
-beforeAll(async () => {
-  started = await startConverged('failover-kill', { replication: { mode: 'quorum', standbys: 1 } });
-  ({ cluster, forward } = started);
-});
-
-afterAll(async () => {
-  expect(await stopConverged(started)).toEqual([]);
-});
+clusterForThisFile('failover-kill', QUORUM, (started) => ({ cluster, forward } = started));
 
 async function killPrimaryUnderLoad(label: string): Promise<void> {
   const before = await cluster.primary();

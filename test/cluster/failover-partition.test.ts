@@ -4,28 +4,18 @@
  * heal the old primary comes back as a standby. Quorum-synchronous replication: zero
  * acknowledged writes may be lost. (Scenario 5, freeze/thaw: failover-freeze.test.ts.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { describeVerdict, invariantFailures } from './invariants';
-import { type ConvergedCluster, servesAsPrimary, startConverged, stopConverged, waitStreaming } from './lifecycle';
+import { type ConvergedCluster, servesAsPrimary, waitStreaming } from './lifecycle';
 import { decisions, entrypointHistory, newestPodLog } from './logs';
 import { underLoad } from './workload';
+import { clusterForThisFile, QUORUM } from './file-cluster';
 
-let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
 let forward: ConvergedCluster['forward'];
-
-beforeAll(async () => {
-  started = await startConverged('failover-partition', { replication: { mode: 'quorum', standbys: 1 } });
-  ({ cluster, forward } = started);
-});
-
-afterAll(async () => {
-  // Heal first: a cut-off or frozen pod would slow the teardown down.
-  await started?.cluster.rt.heal().catch(() => undefined);
-  expect(await stopConverged(started)).toEqual([]);
-});
+clusterForThisFile('failover-partition', QUORUM, (started) => ({ cluster, forward } = started));
 
 describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {
   it('WHEN the primary is cut off from the network THEN it fences itself, a standby is promoted, and after healing it rejoins as a standby', async () => {

@@ -13,21 +13,21 @@
  * scaled-away members' repmgr records (see lib/scripts/README.md, "Scale-down bookkeeping").
  */
 import { readFileSync } from 'fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stateDir } from '../../podrt';
 import type { PostgresClusterProps } from '../../lib/model/props';
 import { NODE_TERMINATION_GRACE_SECONDS } from '../../lib/constructs/postgres-tier';
 import { BOUNDS, rollMs } from './bounds';
 import { ExampleCluster } from './harness';
 import { describeVerdict, invariantFailures, type Verdict, verify } from './invariants';
-import { type ConvergedCluster, startConverged, stopConverged } from './lifecycle';
+import { type ConvergedCluster } from './lifecycle';
 import { decisions, dumpLogs, entrypointHistory } from './logs';
 import { Workload } from './workload';
+import { clusterForThisFile, QUORUM } from './file-cluster';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const BASE: Partial<PostgresClusterProps> = { replication: { mode: 'quorum', standbys: 1 } };
-const withMembers = (replicas: number): Partial<PostgresClusterProps> => ({ ...BASE, members: { replicas, storage: { size: '10Gi' } } });
+const withMembers = (replicas: number): Partial<PostgresClusterProps> => ({ ...QUORUM, members: { replicas, storage: { size: '10Gi' } } });
 
 // A phase: a first write, the roll of every member (and of the cascades and Pgpool-II, which
 // roll at the same time), the writes going on, convergence and bookkeeping.
@@ -36,18 +36,9 @@ const ROLL_BOUND_MS = rollMs(MAX_MEMBERS);
 const BOOKKEEPING_SETTLE_MS = BOUNDS.rejoinMs;
 const PHASE_TIMEOUT_MS = 2 * BOUNDS.steadyWriteMs + ROLL_BOUND_MS + BOUNDS.rejoinMs + BOOKKEEPING_SETTLE_MS;
 
-let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
 let forward: ConvergedCluster['forward'];
-
-beforeAll(async () => {
-  started = await startConverged('failover-scale', withMembers(3));
-  ({ cluster, forward } = started);
-});
-
-afterAll(async () => {
-  expect(await stopConverged(started)).toEqual([]);
-});
+clusterForThisFile('failover-scale', withMembers(3), (started) => ({ cluster, forward } = started));
 
 /** Every workload of the namespace rolled out to its current template, with exactly `replicas` pods, all Ready. */
 async function waitRolledOut(timeoutMs: number): Promise<number> {

@@ -10,26 +10,18 @@
  * did not finish, with every pod's log; a Pgpool-II port-forward in the convergence check is
  * closed with a bound too. Passed 3 runs in a row since, with three other clusters running.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { describeVerdict, invariantFailures } from './invariants';
-import { type ConvergedCluster, startConverged, stopConverged, waitConverged, waitStreaming } from './lifecycle';
+import { type ConvergedCluster, waitConverged, waitStreaming } from './lifecycle';
 import { decisions, newestPodLog } from './logs';
 import { underLoad } from './workload';
+import { clusterForThisFile, QUORUM } from './file-cluster';
 
-let started: ConvergedCluster | undefined;
 let cluster: ExampleCluster;
 let forward: ConvergedCluster['forward'];
-
-beforeAll(async () => {
-  started = await startConverged('failover-standby', { replication: { mode: 'quorum', standbys: 1 } });
-  ({ cluster, forward } = started);
-});
-
-afterAll(async () => {
-  expect(await stopConverged(started)).toEqual([]);
-});
+clusterForThisFile('failover-standby', QUORUM, (started) => ({ cluster, forward } = started));
 
 function report(label: string, run: Awaited<ReturnType<typeof underLoad>>, extra = ''): void {
   console.log(
