@@ -8,15 +8,16 @@ import { Client, type ClientConfig } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { describeIdle, designedIdleForksPerSecond, measureIdle } from './idle';
+import { clusterForksPerSecond, describeIdle, designedIdleForksPerSecond, measureIdle } from './idle';
 import { waitConverged } from './lifecycle';
 
 /**
  * The idle budget: the settled example cluster, with no client, may create at most what its
  * design needs (designedIdleForksPerSecond: repmgrd's and Pgpool-II's checks, the supervision
- * passes) plus a quarter, plus 2 processes/s for the test runner and the pod runtime. Measured
- * machine-wide, so everything on the machine counts. Issue 10 asked for 10/s; the design needs
- * about 19/s without detecting failures later (bench/README.md, "idle").
+ * passes, autovacuum) plus a half: a doubling, as the exec probes were, fails it. Counted inside
+ * the pods (each pod's PID namespace), so whatever else runs on the machine does not count; the
+ * machine-wide figures are printed beside. Issue 10 asked for 10/s; the design needs about
+ * 20/s without detecting failures later (bench/README.md, "idle").
  */
 const IDLE_WINDOW_SECONDS = 30;
 
@@ -53,15 +54,18 @@ afterAll(async () => {
 });
 
 describe('GIVEN the example cluster applied to the pod runtime', () => {
-  it(`WHEN it is left idle for ${IDLE_WINDOW_SECONDS} s THEN it creates no more processes per second than its design needs`, async () => {
+  it(`WHEN it is left idle for ${IDLE_WINDOW_SECONDS} s THEN its pods create no more processes per second than its design needs`, async () => {
     const designed = designedIdleForksPerSecond(cluster.objects);
-    const budget = designed.total * 1.25 + 2;
-    const idle = await measureIdle(IDLE_WINDOW_SECONDS);
+    const budget = designed.total * 1.5;
+    const podsOf = async () =>
+      (await cluster.rt.pods(undefined, cluster.namespace)).filter((p) => p.containers[0]?.pid).map((p) => ({ name: p.name as string, pid: p.containers[0].pid as number }));
+    const [inPods, machine] = await Promise.all([clusterForksPerSecond(podsOf, IDLE_WINDOW_SECONDS), measureIdle(IDLE_WINDOW_SECONDS)]);
     console.log(
-      `idle example cluster: ${describeIdle(idle)}; budget ${budget.toFixed(1)}/s from the design's ${designed.total.toFixed(1)}/s ` +
-        `(${Object.entries(designed.parts).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`,
+      `idle example cluster: ${inPods.perSecond.toFixed(1)} new processes/s inside its ${inPods.pods} pods (budget ${budget.toFixed(1)}/s from the design's ` +
+        `${designed.total.toFixed(1)}/s: ${Object.entries(designed.parts).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}); machine-wide ${describeIdle(machine)}`,
     );
-    expect(idle.forksPerSecond).toBeLessThanOrEqual(budget);
+    expect(inPods.restarted).toEqual([]);
+    expect(inPods.perSecond).toBeLessThanOrEqual(budget);
   }, (IDLE_WINDOW_SECONDS + 30) * 1000);
 
   it('THEN ordinal 0 is the primary and every standby streams, checked apart from our probes', async () => {

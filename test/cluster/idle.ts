@@ -6,7 +6,7 @@
  * /proc/stat counts the whole machine, so the figures include the test runner and the pod
  * runtime: they are an upper bound of the cluster's own cost, which is what a budget needs.
  */
-import { spawn } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import { readdirSync, readFileSync } from 'fs';
 import { cpus } from 'os';
 
@@ -36,6 +36,44 @@ function readStat(): StatReading {
 
 function loadAverage(): number {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+/** The last PID allocated in the PID namespace of host process `pid` (a container's PID 1). */
+function lastPidIn(pid: number): number {
+  return Number(execFileSync('nsenter', ['-t', String(pid), '-p', '--', 'cat', '/proc/sys/kernel/ns_last_pid'], { encoding: 'utf8' }).trim());
+}
+
+/** What `podsOf` lists: a pod's name and its container's PID 1 on the host. */
+export interface PodPid {
+  readonly name: string;
+  readonly pid: number;
+}
+
+/**
+ * New processes per second inside the given pods over `seconds`, counted by each pod's own PID
+ * namespace (PIDs are handed out one after another there): the cluster's own process creation,
+ * whatever else runs on the machine. Pods whose container restarted meanwhile are left out and
+ * named.
+ */
+export async function clusterForksPerSecond(podsOf: () => Promise<PodPid[]>, seconds: number): Promise<{ perSecond: number; pods: number; restarted: string[] }> {
+  const before = new Map((await podsOf()).map((p) => [p.name, { pid: p.pid, last: lastPidIn(p.pid) }]));
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const elapsed = (Date.now() - t0) / 1000;
+  let created = 0;
+  let pods = 0;
+  const restarted: string[] = [];
+  for (const p of await podsOf()) {
+    const b = before.get(p.name);
+    if (!b || b.pid !== p.pid) {
+      restarted.push(p.name);
+      continue;
+    }
+    // Minus the reader of the first reading.
+    created += lastPidIn(p.pid) - b.last - 1;
+    pods++;
+  }
+  return { perSecond: created / elapsed, pods, restarted };
 }
 
 /** Measures the machine for `seconds`; nothing else should be started meanwhile. */
@@ -216,7 +254,9 @@ function confNumber(text: string, key: string): number {
  *   sr_check_period;
  * - node supervision (every 5 s): the status line's rename; on the primary, one status reader
  *   per other member (fencing);
- * - Pgpool-II reconcile (every 5 s): timeout, pcp_node_info, its PCP worker, the status rename.
+ * - Pgpool-II reconcile (every 5 s): timeout, pcp_node_info, its PCP worker, the status rename;
+ * - PostgreSQL's autovacuum: a worker per database (postgres, template1, repmgr, the
+ *   application's) per autovacuum_naptime (60 s) on every node.
  */
 export function designedIdleForksPerSecond(objects: any[]): { total: number; parts: Record<string, number> } {
   const workloads = objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment');
@@ -234,6 +274,7 @@ export function designedIdleForksPerSecond(objects: any[]): { total: number; par
       pgpoolPods * backends * (1 / confNumber(pgpoolConf, 'health_check_period') + 1 / confNumber(pgpoolConf, 'sr_check_period')),
     'node supervision': (nodes + members - 1) / 5,
     'Pgpool-II reconcile': (4 * pgpoolPods) / 5,
+    autovacuum: (nodes * 4) / 60,
   };
   return { total: Object.values(parts).reduce((a, b) => a + b, 0), parts };
 }
