@@ -8,7 +8,23 @@ import { join } from 'path';
 export const SCRIPTS_DIR = join(__dirname, '..', 'scripts');
 
 /** Scripts mounted into every PostgreSQL pod (C-node-scripts). */
-export const NODE_SCRIPT_FILES = ['lib-base.sh', 'lib-common.sh', 'lib-session.sh', 'node-entrypoint.sh', 'node-promote.sh', 'status-server.pl'] as const;
+export const NODE_SCRIPT_FILES = [
+  'lib-base.sh',
+  'lib-session.sh',
+  'node-decide.sh',
+  'node-decide-supervise.sh',
+  'node-entrypoint.sh',
+  'node-env.sh',
+  'node-files.sh',
+  'node-handoff.sh',
+  'node-instance.sh',
+  'node-join.sh',
+  'node-peers.sh',
+  'node-promote.sh',
+  'node-role.sh',
+  'node-supervise.sh',
+  'status-server.pl',
+] as const;
 /** Scripts mounted into every Pgpool-II pod (C-pgpool-scripts). */
 export const PGPOOL_SCRIPT_FILES = ['lib-base.sh', 'lib-session.sh', 'pgpool-entrypoint.sh', 'status-server.pl'] as const;
 

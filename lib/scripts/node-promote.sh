@@ -18,39 +18,40 @@
 set -uo pipefail
 
 LOG_TAG=promote
+HERE=$(dirname "${BASH_SOURCE[0]}")
 # shellcheck source=lib-base.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib-base.sh"
-# shellcheck source=lib-common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib-common.sh"
+source "$HERE/lib-base.sh"
+# shellcheck source=node-env.sh
+source "$HERE/node-env.sh"
+# shellcheck source=node-decide.sh
+source "$HERE/node-decide.sh"
+# shellcheck source=node-peers.sh
+source "$HERE/node-peers.sh"
+# shellcheck source=node-instance.sh
+source "$HERE/node-instance.sh"
 
 # The furthest WAL position a standby holds: what it received, or (after a restart, when
 # nothing has been received yet) what it replayed.
 readonly HELD_LSN_SQL="SELECT pg_is_in_recovery()::int, COALESCE(GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), '0/0')"
 
 own=$(local_sql "$HELD_LSN_SQL") || die "cannot read this node's WAL position; not promoting"
-own_recovery=${own%%|*}
-own_lsn=${own##*|}
-[[ $own_recovery == 1 ]] || die "this node is not in recovery; nothing to promote"
 
-# The failed primary is this node's upstream in the local metadata. It is skipped: a silent
+# The failed primary is this node's upstream in the local metadata. It is not asked: a silent
 # primary would cost the full connect timeout, and repmgr standby promote checks it anyway.
 failed_id=$(repmgr_sql "SELECT COALESCE(upstream_node_id, 0) FROM repmgr.nodes WHERE node_id = $NODE_ID" 2>/dev/null)
 
+siblings=()
 read -r -a hosts <<<"${PGHA_MEMBER_HOSTS:-}"
 for h in "${hosts[@]}"; do
   [[ $h == "$SELF_HOST" ]] && continue
-  [[ $(node_id_of_host "$h" "$PGHA_NODE_ID_BASE") == "${failed_id:-0}" ]] && continue
-  # Unreachable siblings are left to repmgrd's majority rule (the election needs one).
-  sib=$(peer_sql "$h" "$HELD_LSN_SQL") || continue
-  sib_recovery=${sib%%|*}
-  sib_lsn=${sib##*|}
-  if [[ $sib_recovery != 1 ]]; then
-    die "not promoting: $h is out of recovery (a primary is alive); repmgrd will follow it"
-  fi
-  if (($(lsn_to_int "$sib_lsn") > $(lsn_to_int "$own_lsn"))); then
-    die "not promoting: $h holds WAL up to $sib_lsn, this node only up to $own_lsn (it may hold acknowledged writes); the next election must pick it"
+  [[ $(node_id_of_host "$h") == "${failed_id:-0}" ]] && continue
+  if sib=$(peer_sql "$h" "$HELD_LSN_SQL"); then
+    siblings+=("host=$h recovery=${sib%%|*} lsn=${sib##*|}")
+  else
+    siblings+=("host=$h")
   fi
 done
 
-log "no reachable sibling is ahead of $own_lsn: promoting with repmgr"
+decide_promotion "${own%%|*}" "${own##*|}" "${siblings[@]}" || die "not promoting: $REASON"
+log "$REASON: promoting with repmgr"
 exec repmgr -f "$REPMGR_CONF" standby promote --log-to-file

@@ -14,10 +14,10 @@ import { waitConverged } from './lifecycle';
 /**
  * The idle budget: the settled example cluster, with no client, may create at most what its
  * design needs (designedIdleForksPerSecond: repmgrd's and Pgpool-II's checks, the supervision
- * passes, autovacuum) plus a half: a doubling, as the exec probes were, fails it. Counted inside
+ * passes, autovacuum) plus a half: a doubling fails it. Counted inside
  * the pods (each pod's PID namespace), so whatever else runs on the machine does not count; the
- * machine-wide figures are printed beside. Issue 10 asked for 10/s; the design needs about
- * 20/s without detecting failures later (bench/README.md, "idle").
+ * machine-wide figures are printed beside. The design needs about
+ * 20/s; less would mean detecting failures later (bench/README.md, "idle").
  */
 const IDLE_WINDOW_SECONDS = 30;
 

@@ -37,7 +37,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
     const v = run.verdict;
     const log = await newestPodLog(cluster, before);
     console.log(
-      `scenario 2: crashed ${before} (timeline ${tliBefore}); first acknowledged write after ${run.firstAckMs} ms on ${run.firstAck.server} timeline ${run.firstAck.tli}, first on a newer timeline after ${run.newTimelineAckMs ?? '-'} ms; ` +
+      `crash in place: crashed ${before} (timeline ${tliBefore}); first acknowledged write after ${run.firstAckMs} ms on ${run.firstAck.server} timeline ${run.firstAck.tli}, first on a newer timeline after ${run.newTimelineAckMs ?? '-'} ms; ` +
         `final primary ${v.state.primary} timeline ${v.state.tli}; ${before} primary again or streaming after ${streamingMs} ms; ${describeVerdict(v)}; ` +
         `${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}\n${decisions(log)}`,
     );
@@ -60,7 +60,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
     }
     // Every acknowledged write after the fault went to the final primary's timeline or the old one, one server each.
     const servers = new Set(run.workload.acked().filter((r) => r.start > run.t0).map((r) => `${r.server}@${r.tli}`));
-    console.log(`scenario 2: servers@timeline that acknowledged writes after the crash: ${[...servers].join(', ')}`);
+    console.log(`crash in place: servers@timeline that acknowledged writes after the crash: ${[...servers].join(', ')}`);
   });
 
   it('WHEN a Pgpool-II pod is killed during the workload THEN writes continue through the Service with nothing acknowledged lost', async () => {
@@ -71,7 +71,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
       },
     });
     console.log(
-      `scenario 9a: killed ${victim}; first acknowledged write after ${run.firstAckMs} ms; ${describeVerdict(run.verdict)}; ` +
+      `pgpool pod killed: killed ${victim}; first acknowledged write after ${run.firstAckMs} ms; ${describeVerdict(run.verdict)}; ` +
         `${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}`,
     );
     expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
@@ -87,7 +87,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
       },
     });
     console.log(
-      `scenario 9b: killed ${pods.join(', ')}; first acknowledged write after ${run.firstAckMs} ms; ${describeVerdict(run.verdict)}; ` +
+      `pgpool pods restarted: killed ${pods.join(', ')}; first acknowledged write after ${run.firstAckMs} ms; ${describeVerdict(run.verdict)}; ` +
         `${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}`,
     );
     expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);

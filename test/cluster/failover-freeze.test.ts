@@ -92,7 +92,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
       .map((l) => l.slice(0, 220))
       .join('\n');
     console.log(
-      `scenario 5: froze ${before}; promoted ${run.verdict.state.primary} at ${promotedMs} ms (its log line: ${promotedLine?.trim().slice(0, 120)}); ` +
+      `freeze: froze ${before}; promoted ${run.verdict.state.primary} at ${promotedMs} ms (its log line: ${promotedLine?.trim().slice(0, 120)}); ` +
         `first write acknowledged on a newer timeline after ${run.newTimelineAckMs} ms; ` +
         `old primary stopped serving ${fencedAfterThawMs} ms after the thaw, streaming ${streamingAfterThawMs} ms after the thaw; Pgpool-II check workers back ${workerBackAfterThawMs} ms after the thaw; direct insert after thaw: exit ${direct.code} ${direct.stderr.trim().slice(0, 200)}; ` +
         `${describeVerdict(run.verdict)}; ${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}\n` +

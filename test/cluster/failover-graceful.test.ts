@@ -40,7 +40,7 @@ describe('GIVEN an asynchronous cluster under a write workload through Pgpool-II
     // The other members' side: the target restarts its repmgrd, the others resume theirs.
     const pauseLog = (await Promise.all(cluster.members.filter((m) => m !== before).map(handoffLines))).flat();
     console.log(
-      `scenario 3: deleted ${before} gracefully (gone after ${goneMs} ms); first acknowledged write after ${run.firstAckMs} ms on ${run.firstAck.server} ` +
+      `graceful delete: deleted ${before} gracefully (gone after ${goneMs} ms); first acknowledged write after ${run.firstAckMs} ms on ${run.firstAck.server} ` +
         `timeline ${run.firstAck.tli}, first on a newer timeline after ${run.newTimelineAckMs ?? '-'} ms; ${before} streaming again after ${streamingMs} ms; ${describeVerdict(run.verdict)}; ` +
         `${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}\n${[...handoffLog, ...pauseLog].join('\n')}\n${decisions(history)}`,
     );

@@ -81,10 +81,10 @@ async function killPrimaryUnderLoad(label: string): Promise<void> {
 
 describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {
   it('WHEN the primary pod is killed THEN a standby is promoted, writes resume, the old primary rejoins without a clone, nothing acknowledged is lost', async () => {
-    await killPrimaryUnderLoad('scenario 1');
+    await killPrimaryUnderLoad('primary killed');
   });
 
   it('WHEN the new primary is killed in turn THEN the cluster fails over again with the same guarantees', async () => {
-    await killPrimaryUnderLoad('scenario 7');
+    await killPrimaryUnderLoad('new primary killed');
   });
 });

@@ -2,7 +2,7 @@
  * The primary cut off from the network (rt.partition) then healed. The
  * isolated primary must fence itself (stop serving), another member is promoted, and after the
  * heal the old primary comes back as a standby. Quorum-synchronous replication: zero
- * acknowledged writes may be lost. (Scenario 5, freeze/thaw: failover-freeze.test.ts.)
+ * acknowledged writes may be lost. (Freeze and thaw: failover-freeze.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
@@ -48,7 +48,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
     const fenceLine = history.split('\n').reverse().find((l) => / entrypoint: fence: cut off/.test(l));
     const fenceLogMs = fenceLine ? Date.parse(fenceLine.slice(0, 20)) - run.t0 : undefined;
     console.log(
-      `scenario 4: partitioned ${before}; first write acknowledged on a newer timeline after ${promotedAckMs} ms; ` +
+      `partition: partitioned ${before}; first write acknowledged on a newer timeline after ${promotedAckMs} ms; ` +
         `${before} fenced itself at ${fenceLogMs} ms (its log line; seen stopped over exec at ${fencedMs} ms); partition at ${new Date(run.t0).toISOString()}; streaming again after healing at ${streamingMs} ms; ${describeVerdict(run.verdict)}; ` +
         `${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}\n${decisions(history)}`,
     );

@@ -177,7 +177,7 @@ async function scaleTo(replicas: number, label: string): Promise<Phase> {
     // The roll of the members bounds the rollout: grace, start and rejoin per pod (bounds.ts).
     const rolloutMs = await waitRolledOut(rollMs(Math.max(cluster.members.length, replicas)));
     const timeline = rollTimeline(t0);
-    console.log(`scenario 10 ${label}: roll of the members, step by step:\n${describeTimeline(timeline)}`);
+    console.log(`scale ${label}: roll of the members, step by step:\n${describeTimeline(timeline)}`);
     // Every member stopped by itself within its grace period (none needed the SIGKILL).
     for (const step of timeline) expect(step.terminateMs ?? 0, `${step.pod} termination`).toBeLessThan(NODE_TERMINATION_GRACE_SECONDS * 1000);
     // Writes keep going a little after the rollout, then the cluster must have settled.
@@ -194,13 +194,13 @@ async function scaleTo(replicas: number, label: string): Promise<Phase> {
     }
     const phase = { verdict, rolloutMs, book, workload, maxGapMs: maxAckGap(workload, t0) };
     console.log(
-      `scenario 10 ${label}: rollout ${rolloutMs} ms; longest gap between acknowledged writes ${phase.maxGapMs} ms; ${describeVerdict(verdict)}; ` +
+      `scale ${label}: rollout ${rolloutMs} ms; longest gap between acknowledged writes ${phase.maxGapMs} ms; ${describeVerdict(verdict)}; ` +
         `${JSON.stringify(workload.summary(t0))}; errors ${JSON.stringify(workload.errorKinds())}; warnings ${warnings.length}\n` +
         `repmgr.nodes ${book.repmgrNodes.join(' ')}; slots ${JSON.stringify(book.slots)}; pgpool ${JSON.stringify(verdict.state.poolNodes)}`,
     );
     return phase;
   } catch (error) {
-    console.error(`scenario 10 ${label} failed: ${(error as Error).stack ?? error}`);
+    console.error(`scale ${label} failed: ${(error as Error).stack ?? error}`);
     await workload.stop();
     await dumpLogs(cluster);
     throw error;
@@ -223,7 +223,7 @@ describe('GIVEN a quorum-synchronous cluster of 3 members under a write workload
     // The primary of the day did the bookkeeping (a log line per removed node).
     const cleanups: string[] = [];
     for (const pod of cluster.members) cleanups.push(...(await entrypointHistory(cluster, pod)).split('\n').filter((l) => / entrypoint: scale-down: /.test(l)));
-    console.log(`scenario 10 5->3: scale-down bookkeeping:\n${cleanups.join('\n')}`);
+    console.log(`scale 5->3: scale-down bookkeeping:\n${cleanups.join('\n')}`);
     expect(cleanups.join('\n')).toMatch(/scale-down: node 1003 /);
     expect(cleanups.join('\n')).toMatch(/scale-down: node 1004 /);
     // The claims stay (Kubernetes keeps them on scale down).
@@ -238,7 +238,7 @@ describe('GIVEN a quorum-synchronous cluster of 3 members under a write workload
     for (const pod of ['orders-node-3', 'orders-node-4']) {
       // Everything the pod name logged: its first life (a clone onto an empty claim) and this one.
       const log = await entrypointHistory(cluster, pod);
-      console.log(`scenario 10: decisions of ${pod} (first start on an empty claim, then on its reused claim):\n${decisions(log)}`);
+      console.log(`scale: decisions of ${pod} (first start on an empty claim, then on its reused claim):\n${decisions(log)}`);
       expect(log).toMatch(/role: standby \(stale data on a reused claim: primary \S+ has no repmgr record of node 100[34]/);
     }
   }, PHASE_TIMEOUT_MS);

@@ -40,7 +40,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
         back = await waitStreaming(cluster, victim, t0);
       },
     });
-    report('scenario 6a', run, `; killed ${victim}, streaming again after ${back} ms`);
+    report('member standby killed', run, `; killed ${victim}, streaming again after ${back} ms`);
     expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
     expect(run.verdict.state.primary).toBe(primary);
     expect(await newestPodLog(cluster, victim)).not.toMatch(/clone: repmgr standby clone/);
@@ -59,7 +59,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
       },
     });
     const log = await newestPodLog(cluster, victim);
-    report('scenario 6b', run, `; deleted the claim of ${victim}, streaming again after ${back} ms\n${decisions(log)}`);
+    report('standby claim deleted', run, `; deleted the claim of ${victim}, streaming again after ${back} ms\n${decisions(log)}`);
     expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
     expect(run.verdict.state.primary).toBe(primary);
     expect(log).toMatch(/clone: repmgr standby clone/);
@@ -76,7 +76,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
         await waitStreaming(cluster, victim, t0);
       },
     });
-    report('scenario 6c', run, `; killed ${victim} (upstream of ${counts.get(victim)} cascades); cascades now ${JSON.stringify(run.verdict.state.cascades)}`);
+    report('cascade upstream killed', run, `; killed ${victim} (upstream of ${counts.get(victim)} cascades); cascades now ${JSON.stringify(run.verdict.state.cascades)}`);
     expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
     expect(run.verdict.state.primary).toBe(state.primary);
   });
@@ -88,7 +88,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
       await Promise.all(pods.map((p) => cluster.rt.killPod(p)));
     }, { ackTimeoutMs: BOUNDS.frozenFailoverMs });
     const primaryLog = await newestPodLog(cluster, run.verdict.state.primary);
-    report('scenario 8', run, `; killed all ${pods.length} pods (primary was ${before}); new primary ${run.verdict.state.primary}\n${decisions(primaryLog)}`);
+    report('every pod killed', run, `; killed all ${pods.length} pods (primary was ${before}); new primary ${run.verdict.state.primary}\n${decisions(primaryLog)}`);
     expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
     expect(primaryLog).toMatch(/role: primary \(election: /);
   });

@@ -4,6 +4,7 @@
  * loader returns an edited copy), and the cluster synthesized again.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { NODE_SCRIPT_FILES } from '../../lib/constructs/scripts';
 import type { K8sObject } from './helpers';
 import { find, synthCluster } from './helpers';
 
@@ -32,7 +33,7 @@ const checksums = () => {
 describe('GIVEN a script edited WHEN the cluster is synthesized again THEN only the pods that mount it get a new checksum', () => {
   const before = (edited = undefined, checksums());
 
-  it.each(['lib-common.sh', 'node-entrypoint.sh', 'node-promote.sh'])('a node-only script (%s) rolls the PostgreSQL pods, never the Pgpool-II pods', (file) => {
+  it.each(NODE_SCRIPT_FILES.filter((f) => f.startsWith('node-')))('a node-only script (%s) rolls the PostgreSQL pods, never the Pgpool-II pods', (file) => {
     edited = file;
     const after = checksums();
     expect(after.node).not.toBe(before.node);

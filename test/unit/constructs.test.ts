@@ -2,6 +2,8 @@
  * The cdk8s constructs: every prop's effect on the synthesized objects, the config checksums,
  * the restricted Pod Security Standard, probes, resources and the credentials contract.
  */
+import { readdirSync } from 'fs';
+import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PostgresCluster } from '../../lib';
@@ -13,6 +15,7 @@ import {
   find,
   maybeFind,
   parseConf,
+  REPO_ROOT,
   selectorMatches,
   synthCluster,
   votingSelector,
@@ -193,9 +196,11 @@ describe('constructs: GIVEN default props WHEN synthesized THEN the documented o
     expect(parseConf(configMapData(objects, 'c-node-config')['postgresql.conf']).get('wal_level')).toBe('replica');
   });
 
-  it('the scripts ConfigMaps hold the scripts of their workload', () => {
-    expect(Object.keys(configMapData(objects, 'c-node-scripts')).sort()).toEqual(['lib-base.sh', 'lib-common.sh', 'lib-session.sh', 'node-entrypoint.sh', 'node-promote.sh', 'status-server.pl']);
-    expect(Object.keys(configMapData(objects, 'c-pgpool-scripts')).sort()).toEqual(['lib-base.sh', 'lib-session.sh', 'pgpool-entrypoint.sh', 'status-server.pl']);
+  it('the scripts ConfigMaps hold the scripts of their workload: every node-* file and what both pods share; pgpool its own', () => {
+    const shipped = readdirSync(join(REPO_ROOT, 'lib', 'scripts'));
+    const shared = ['lib-base.sh', 'lib-session.sh', 'status-server.pl'];
+    expect(Object.keys(configMapData(objects, 'c-node-scripts')).sort()).toEqual([...shared, ...shipped.filter((f) => /^node-.*\.sh$/.test(f))].sort());
+    expect(Object.keys(configMapData(objects, 'c-pgpool-scripts')).sort()).toEqual([...shared, 'pgpool-entrypoint.sh'].sort());
   });
 
   it('the ServiceAccount mounts no token, and neither does any pod', () => {

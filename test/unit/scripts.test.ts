@@ -116,8 +116,6 @@ describe('scripts: GIVEN the module THEN scripts load relative to it and ship in
       expect(NODE_SCRIPT_FILES).toContain(shared);
       expect(PGPOOL_SCRIPT_FILES).toContain(shared);
     }
-    // lib-common.sh holds node helpers only: a change to it must not roll the Pgpool-II pods.
-    expect(PGPOOL_SCRIPT_FILES).not.toContain('lib-common.sh');
     expect(NODE_SCRIPT_FILES.filter((f) => f.startsWith('pgpool-'))).toEqual([]);
     expect(PGPOOL_SCRIPT_FILES.filter((f) => f.startsWith('node-'))).toEqual([]);
   });
