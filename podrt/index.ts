@@ -4,5 +4,5 @@ export type { StartOptions, ApplyResult, ExecResult, PortForwardHandle } from '.
 export { cleanupInstance, leftovers, listInstances } from './cleanup';
 export { IMPLEMENTED, unimplementedFields } from './fields';
 export { profileFor, imageRepository, discoverPostgres } from './profiles';
-export { expandVars } from './engine';
+export { expandVars } from './container-env';
 export { stateDir } from './util';
