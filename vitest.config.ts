@@ -24,6 +24,8 @@ export default defineConfig({
         test: {
           name: 'runtime',
           include: ['podrt/**/*.test.ts'],
+          // Every container runs in its image's root filesystem, built from images/*/recipe.sh.
+          globalSetup: ['podrt/global-setup.ts'],
           testTimeout: 240_000,
           hookTimeout: 180_000,
         },
@@ -32,6 +34,8 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
+          // The images of the version set (PGHA_VERSION_SET), built from images/*/recipe.sh.
+          globalSetup: ['test/cluster/global-setup.ts'],
           // A failing test prints the runtime's events and every pod's entrypoint lines.
           setupFiles: ['test/cluster/diagnose-on-failure.ts'],
           // From the product's bounds (test/cluster/bounds.ts): a failover and a rejoin per test,

@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { PodRuntime, loadManifests } from './client';
 import { cleanupInstance, leftovers, listInstances } from './cleanup';
+import { ensureImage } from './image-build';
+import { resolveImage } from './image-catalog';
 import { assertRoot, sleep, stateDir } from './util';
 
 const HELP = `podrt - run synthesized Kubernetes manifests as real processes on this host (needs root)
@@ -25,6 +27,7 @@ usage: podrt [--instance NAME] [-n NAMESPACE] <verb> ...
   hosts POD                        the hosts file (DNS view) of a pod
   describe POD | describe KIND NAME   full status (containers, restarts, probe failures) as JSON
   events                           the runtime's event log
+  build-image REF ...              build (or find in the cache) the root filesystem of each image
  faults:
   crash POD [-c C]                 SIGKILL a container; restarted in place
   kill POD                         SIGKILL the whole pod and delete it; the controller replaces it
@@ -204,6 +207,16 @@ async function main(): Promise<void> {
       const [kind, name] = pos[2]?.includes('/') ? pos[2].split('/') : [pos[2], pos[3]];
       out(await rt.rolloutRestart(kind, name));
       rt.close();
+      return;
+    }
+    case 'build-image': {
+      assertRoot();
+      for (const ref of pos.slice(1)) {
+        const resolved = resolveImage(ref);
+        if ('reason' in resolved) fail(resolved.reason);
+        const img = await ensureImage(resolved.source, (msg) => out(`${ref}: ${msg}`)).catch((e: Error) => fail(e.message));
+        out(`${ref}: ${img.source.recipe} on Debian ${img.source.suite}, ${img.packages.join(', ')}; built in ${img.buildSeconds} s; ${img.rootfs}`);
+      }
       return;
     }
     case 'hosts': { const rt = await connect(); out(await rt.hosts(pos[1] ?? fail('hosts POD'))); rt.close(); return; }

@@ -1,6 +1,6 @@
 /**
  * A container's environment as the kubelet builds it: service links, envFrom, env with
- * valueFrom and $(VAR) expansion, over the image profile's variables.
+ * valueFrom and $(VAR) expansion, over the image's declared variables.
  */
 import type { Engine } from './engine';
 import { BRIDGE_IP } from './network';
@@ -111,9 +111,9 @@ export class ContainerEnv {
       }
       defined[e.name] = v;
     }
-    const env: Record<string, string> = { ...c.profile.env, ...defined };
+    const env: Record<string, string> = { ...c.image!.config.env, ...defined };
     env.HOSTNAME = pod.hostname;
-    if (env.HOME === undefined) env.HOME = c.profile.users.find((u) => u.uid === c.uid)?.home ?? '/';
+    if (env.HOME === undefined) env.HOME = c.home;
     return env;
   }
 }

@@ -1,34 +1,56 @@
 /**
  * Preparing a container start: its user, groups and capabilities from the security contexts and
- * the image profile, its environment, a fresh root directory, and the nsenter + bwrap + setpriv
- * command line that runs it in the pod's network namespace.
+ * the image, its environment, its root (the image's root filesystem under a per-container
+ * overlay, so the image stays as built and the container's writes go away with it), and the
+ * nsenter + bwrap + setpriv command line that runs it in the pod's network namespace.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ContainerEnv, expandVars } from './container-env';
 import type { Engine } from './engine';
+import type { BuiltImage } from './image-build';
 import { Container, Pod } from './pod';
-import { groupFile, passwdFile, profileFor, shadowFile } from './profiles';
 import { mkdirp, rmrf } from './util';
 
 /** Docker's default capability bounding set, for containers that do not drop ALL. */
 const DEFAULT_CAPS = ['chown', 'dac_override', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap', 'net_bind_service', 'net_raw', 'sys_chroot', 'mknod', 'audit_write', 'setfcap'];
 
+interface Accounts {
+  users: { name: string; uid: number; gid: number; home: string }[];
+  groups: { name: string; gid: number; members: string[] }[];
+}
+const accountsByImage = new Map<string, Accounts>();
+
+/** The users and groups of the image's /etc/passwd and /etc/group. */
+export function imageAccounts(image: BuiltImage): Accounts {
+  let a = accountsByImage.get(image.key);
+  if (a) return a;
+  const read = (f: string) => fs.readFileSync(path.join(image.rootfs, 'etc', f), 'utf8').split('\n').filter(Boolean).map((l) => l.split(':'));
+  a = {
+    users: read('passwd').map(([name, , uid, gid, , home]) => ({ name, uid: Number(uid), gid: Number(gid), home })),
+    groups: read('group').map(([name, , gid, members]) => ({ name, gid: Number(gid), members: members ? members.split(',') : [] })),
+  };
+  accountsByImage.set(image.key, a);
+  return a;
+}
+
 /** The uid, gid, groups, setpriv arguments and working directory of the container. */
 function resolveSecurity(pod: Pod, c: Container): void {
   const psc = pod.spec.securityContext ?? {};
   const csc = c.spec.securityContext ?? {};
-  const { profile } = profileFor(c.spec.image);
-  c.profile = profile;
-  c.uid = csc.runAsUser ?? psc.runAsUser ?? profile.defaultUid;
-  c.gid = csc.runAsGroup ?? psc.runAsGroup ?? (csc.runAsUser !== undefined || psc.runAsUser !== undefined ? (profile.users.find((u) => u.uid === c.uid)?.gid ?? 0) : profile.defaultGid);
+  const image = c.image!;
+  const accounts = imageAccounts(image);
+  c.uid = csc.runAsUser ?? psc.runAsUser ?? image.config.uid;
+  const user = accounts.users.find((u) => u.uid === c.uid);
+  c.gid = csc.runAsGroup ?? psc.runAsGroup ?? (csc.runAsUser !== undefined || psc.runAsUser !== undefined ? (user?.gid ?? 0) : image.config.gid);
   if ((csc.runAsNonRoot ?? psc.runAsNonRoot) && c.uid === 0) throw new Error('container has runAsNonRoot and image will run as root');
   const groups = new Set<number>();
   if (psc.fsGroup !== undefined) groups.add(psc.fsGroup);
   for (const g of psc.supplementalGroups ?? []) groups.add(g);
-  const uname = profile.users.find((u) => u.uid === c.uid)?.name;
-  for (const g of profile.groups) if (uname && g.members?.includes(uname)) groups.add(g.gid);
+  for (const g of accounts.groups) if (user && g.members.includes(user.name)) groups.add(g.gid);
   c.groups = [...groups];
+  c.home = user?.home ?? '/';
   const priv: string[] = ['--reuid', String(c.uid), '--regid', String(c.gid)];
   priv.push(...(c.groups.length ? ['--groups', c.groups.join(',')] : ['--clear-groups']));
   if (csc.allowPrivilegeEscalation === false) priv.push('--no-new-privs');
@@ -36,74 +58,66 @@ function resolveSecurity(pod: Pod, c: Container): void {
   if (drop.includes('ALL')) priv.push('--inh-caps=-all', '--bounding-set=-all');
   else priv.push(`--bounding-set=-all,${DEFAULT_CAPS.map((x) => '+' + x).join(',')}`);
   c.privArgs = priv;
-  c.workingDir = c.spec.workingDir ?? profile.workingDir;
+  c.workingDir = c.spec.workingDir ?? image.config.workingDir;
+}
+
+/**
+ * `target`, a path in the container, with every symlink on the way resolved as the container
+ * sees it (an absolute link starts again at `root`); a path that does not exist yet is returned
+ * as far as it resolved plus the rest. Never leaves `root`.
+ */
+export function resolveInRoot(root: string, target: string): string {
+  let pending = target.split('/').filter(Boolean);
+  let done: string[] = [];
+  for (let hops = 0; pending.length; ) {
+    const name = pending.shift()!;
+    if (name === '.' ) continue;
+    if (name === '..') { done.pop(); continue; }
+    const here = path.join(root, ...done, name);
+    let link: string | undefined;
+    try { if (fs.lstatSync(here).isSymbolicLink()) link = fs.readlinkSync(here); } catch { /* does not exist yet */ }
+    if (link === undefined) { done.push(name); continue; }
+    if (++hops > 40) throw new Error(`too many symlinks resolving ${target} in the image`);
+    if (link.startsWith('/')) done = [];
+    pending = [...link.split('/').filter(Boolean), ...pending];
+  }
+  return '/' + done.join('/');
+}
+
+/** Unmounts the container root of an earlier run (a restart), if it is still mounted. */
+function unmountRoot(root: string): void {
+  try { execFileSync('umount', ['-l', root], { stdio: 'ignore' }); } catch { /* not mounted */ }
 }
 
 export class ContainerSetup {
   private readonly env: ContainerEnv;
-  private etcEntries: { binds: string[]; links: [string, string][] } | undefined;
 
   constructor(private readonly eng: Engine) {
     this.env = new ContainerEnv(eng);
   }
 
-  /** The host's /etc entries a container sees (the image's /etc), read once. */
-  private etc(): { binds: string[]; links: [string, string][] } {
-    if (this.etcEntries) return this.etcEntries;
-    const skip = new Set(['passwd', 'group', 'shadow', 'gshadow', 'hosts', 'hostname', 'resolv.conf', 'netns', 'passwd-', 'group-', 'shadow-', 'gshadow-', 'subuid', 'subgid', 'sudoers', 'sudoers.d', 'ssh']);
-    const binds: string[] = []; const links: [string, string][] = [];
-    for (const e of fs.readdirSync('/etc', { withFileTypes: true })) {
-      if (skip.has(e.name)) continue;
-      if (e.isSymbolicLink()) links.push([e.name, fs.readlinkSync(`/etc/${e.name}`)]);
-      else if (e.isFile() || e.isDirectory()) binds.push(e.name);
-    }
-    this.etcEntries = { binds, links };
-    return this.etcEntries;
-  }
-
-  /** Build the container's root directory and the command line that runs it. */
+  /** Build the container's root and the command line that runs it. */
   prepare(pod: Pod, c: Container): string[] {
+    const image = c.image;
+    if (!image) throw new Error(`image ${c.spec.image} is not built`);
     resolveSecurity(pod, c);
     c.env = this.env.build(pod, c);
-    const profile = c.profile;
     // argv: command/args with $(VAR) expansion from the container's env
     const look = (n: string) => c.env[n];
     let argv: string[];
     const cmd = c.spec.command?.map((s) => expandVars(String(s), look));
     const args = c.spec.args?.map((s) => expandVars(String(s), look));
     if (cmd && cmd.length) argv = [...cmd, ...(args ?? [])];
-    else if (profile.entrypoint) argv = [...profile.entrypoint, ...(args ?? [])];
-    else throw new Error(`image ${c.spec.image} (profile ${profile.name}) has no default command on this host: set command`);
+    else if (image.config.cmd) argv = [...(args?.length ? [] : image.config.cmd), ...(args ?? [])];
+    else throw new Error(`image ${c.spec.image} declares no CMD: set command`);
 
     const cdir = `${pod.dir}/c/${c.name}`;
     const root = `${cdir}/rootfs`;
-    rmrf(root);
-    mkdirp(`${root}/etc`);
-    fs.chmodSync(root, 0o755);
-    for (const [l, t] of [['bin', 'usr/bin'], ['sbin', 'usr/sbin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64']]) fs.symlinkSync(t, `${root}/${l}`);
-    mkdirp(`${root}/var`);
-    fs.symlinkSync('../run', `${root}/var/run`);
-    for (const d of profile.dirs) {
-      mkdirp(`${root}${d.path}`);
-      fs.chownSync(`${root}${d.path}`, d.uid, d.gid);
-      fs.chmodSync(`${root}${d.path}`, d.mode);
-    }
-    fs.writeFileSync(`${cdir}/passwd`, passwdFile(profile), { mode: 0o644 });
-    fs.writeFileSync(`${cdir}/group`, groupFile(profile), { mode: 0o644 });
-    fs.writeFileSync(`${cdir}/shadow`, shadowFile(profile), { mode: 0o640 });
-    fs.chownSync(`${cdir}/shadow`, 0, 42);
-    fs.chmodSync(`${cdir}/shadow`, 0o640);
-    const etc = this.etc();
-    for (const [n, t] of etc.links) { try { fs.symlinkSync(t, `${root}/etc/${n}`); } catch { /* exists */ } }
-    const b: string[] = ['--bind', root, '/', '--ro-bind', '/usr', '/usr', '--proc', '/proc', '--dev', '/dev'];
-    // the host's /etc entries (the image's /etc), except where the pod mounts a volume
-    const mountPaths = (c.spec.volumeMounts ?? []).map((m) => path.posix.normalize(m.mountPath));
-    for (const n of etc.binds) {
-      if (mountPaths.some((mp) => mp === `/etc/${n}` || mp.startsWith(`/etc/${n}/`))) continue;
-      b.push('--ro-bind', `/etc/${n}`, `/etc/${n}`);
-    }
+    unmountRoot(root);
+    for (const d of ['rootfs', 'upper', 'work']) { rmrf(`${cdir}/${d}`); mkdirp(`${cdir}/${d}`); }
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${image.rootfs},upperdir=${cdir}/upper,workdir=${cdir}/work`, root]);
+    const b: string[] = ['--bind', root, '/', '--proc', '/proc', '--dev', '/dev'];
     const ns = pod.netns!;
-    b.push('--ro-bind', `${cdir}/passwd`, '/etc/passwd', '--ro-bind', `${cdir}/group`, '/etc/group', '--ro-bind', `${cdir}/shadow`, '/etc/shadow');
     b.push('--ro-bind', `/etc/netns/${ns}/hosts`, '/etc/hosts', '--ro-bind', `/etc/netns/${ns}/resolv.conf`, '/etc/resolv.conf', '--ro-bind', `/etc/netns/${ns}/hostname`, '/etc/hostname');
     b.push(...this.volumeBinds(pod, c, root));
     const ro = !!c.spec.securityContext?.readOnlyRootFilesystem;
@@ -133,10 +147,12 @@ export class ContainerSetup {
         src = fs.realpathSync(src);
       }
       // mount points: parents 0755 (as a container runtime creates them; bwrap would use 0700),
-      // the point itself a directory or an empty file like its source
-      const target = path.posix.normalize(m.mountPath);
-      const under = (p: string) => !['/usr', '/proc', '/dev'].some((x) => p === x || p.startsWith(x + '/'));
+      // the point itself a directory or an empty file like its source. Symlinks on the way are the
+      // image's (Debian's /var/run -> /run): resolved inside the root, never on the host.
+      let target = path.posix.normalize(m.mountPath);
+      const under = (p: string) => !['/proc', '/dev'].some((x) => p === x || p.startsWith(x + '/'));
       if (under(target)) {
+        target = resolveInRoot(root, target);
         const parts = target.split('/').filter(Boolean);
         let cur = root;
         for (let i = 0; i < parts.length - 1; i++) {
@@ -148,7 +164,7 @@ export class ContainerSetup {
           if (fs.statSync(src).isDirectory()) { fs.mkdirSync(mp); fs.chmodSync(mp, 0o755); } else fs.writeFileSync(mp, '');
         }
       }
-      b.push(ro ? '--ro-bind' : '--bind', src, m.mountPath);
+      b.push(ro ? '--ro-bind' : '--bind', src, target);
     }
     return b;
   }

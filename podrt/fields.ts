@@ -28,7 +28,7 @@ const PROBE = (p: string) => [
 const CONTAINER = (c: string, init: boolean) => [
   `${c}.name`,
   `${c}.image`,
-  `${c}.imagePullPolicy`, // accepted: there is nothing to pull; every image is a host profile
+  `${c}.imagePullPolicy`, // accepted: nothing is pulled; every image is built from its recipe
   `${c}.command`,
   `${c}.args`,
   `${c}.workingDir`,

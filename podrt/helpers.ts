@@ -1,5 +1,11 @@
-/** Small manifest builders for the runtime's own tests (programs from the host: sh, python3, node). */
+/** Small manifest builders for the runtime's own tests (programs of the test-tools image: sh, bash, python3). */
 import { PodRuntime } from './client';
+import { SUITES, versionSet } from './image-catalog';
+
+/** The version set of the run (PGHA_VERSION_SET): the runtime's tests share its images with the cluster tests. */
+export const VERSION_SET = versionSet();
+export const TEST_POSTGRES_IMAGE = `postgres:${SUITES[VERSION_SET].postgresMajor}`;
+export const TEST_PGPOOL_IMAGE = `pgpool:${SUITES[VERSION_SET].pgpoolSeries}`;
 
 /** HTTP server on PORT answering its hostname; /ready-file gating lives in probes, not here. */
 export const HTTP_SERVER = [

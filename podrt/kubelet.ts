@@ -8,6 +8,8 @@ import { unmountUnder } from './cleanup';
 import { ContainerSetup } from './container-setup';
 import type { Engine } from './engine';
 import { execIn } from './exec';
+import { ensureImage } from './image-build';
+import { resolveImage } from './image-catalog';
 import { PodObject } from './k8s-types';
 import { Container, Owner, Pod } from './pod';
 import { cgroupKillAndRemove, cgroupSetFrozen, mkdirp, rmrf, sleep } from './util';
@@ -65,6 +67,10 @@ export class Kubelet {
       }
     }
     if (pod.deleting) return;
+    // images: built from their recipes before any container starts (the kubelet's pull)
+    for (const c of pod.allContainers) {
+      if (!(await this.pullImage(pod, c))) return;
+    }
     pod.phase = 'Running';
     pod.resolveSetup();
     // init containers, one after another
@@ -83,6 +89,38 @@ export class Kubelet {
     pod.initDone = true;
     for (const c of pod.containers) void this.runContainerLoop(pod, c);
     eng.controllers.scheduleReconcile();
+  }
+
+  /**
+   * The container's image, built from its recipe when not cached. A reference no recipe builds,
+   * or a build that fails, keeps the container waiting in ErrImagePull / ImagePullBackOff with
+   * the reason, retried with the restart back-off; it never falls back to the host's binaries.
+   * False when the pod was deleted meanwhile.
+   */
+  private async pullImage(pod: Pod, c: Container): Promise<boolean> {
+    const eng = this.eng;
+    for (let attempt = 0; ; attempt++) {
+      if (pod.deleting) return false;
+      const resolved = resolveImage(c.spec.image ?? '');
+      try {
+        if ('reason' in resolved) throw new Error(resolved.reason);
+        c.reason = 'ContainerCreating';
+        c.image = await ensureImage(resolved.source, (msg) => {
+          c.message = msg;
+          eng.event(`pod ${pod.key} container ${c.name}: ${msg}`);
+        });
+        c.message = '';
+        return true;
+      } catch (e) {
+        c.state = 'waiting';
+        c.reason = attempt === 0 ? 'ErrImagePull' : 'ImagePullBackOff';
+        c.message = (e as Error).message;
+        const msg = `Failed to pull image "${c.spec.image}": ${c.message}`;
+        if (pod.events[pod.events.length - 1] !== msg) { pod.events.push(msg); eng.event(`pod ${pod.key} container ${c.name}: ${msg}`); }
+        const delay = Math.min(eng.opts.backoffBaseSeconds * 2 ** attempt, eng.opts.backoffMaxSeconds);
+        for (let waited = 0; waited < delay * 1000 && !pod.deleting; waited += 500) await sleep(500);
+      }
+    }
   }
 
   private backoff(pod: Pod, c: Container): Promise<void> {

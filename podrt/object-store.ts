@@ -5,7 +5,7 @@
 import type { Engine } from './engine';
 import { IMPLEMENTED, unimplementedFields, valueWarnings } from './fields';
 import { KindMap, KubeObject, PodObject, PodSpec, Secret, Service, StatefulSet } from './k8s-types';
-import { profileFor } from './profiles';
+import { resolveImage } from './image-catalog';
 import { stableStringify } from './util';
 
 export interface Warning { object: string; message: string }
@@ -82,9 +82,8 @@ export class ObjectStore {
       for (const m of valueWarnings(kk, o)) warnings.push({ object: label, message: m });
       const podSpec = podSpecOf(o);
       for (const c of [...(podSpec?.initContainers ?? []), ...(podSpec?.containers ?? [])]) {
-        const { profile, known } = profileFor(c.image);
-        if (!known) warnings.push({ object: label, message: `container ${c.name}: image ${c.image} matches no image profile; runs the host's /usr as root by default (generic profile)` });
-        else if (!c.command?.length && !profile.entrypoint) warnings.push({ object: label, message: `container ${c.name}: image profile ${profile.name} has no default command on this host; the container needs command` });
+        const resolved = resolveImage(c.image ?? '');
+        if ('reason' in resolved) warnings.push({ object: label, message: `container ${c.name}: ${resolved.reason}; its pods wait in ErrImagePull` });
       }
       const ns = o.metadata.namespace ?? '';
       if (ns && !['default', 'kube-system', 'kube-public'].includes(ns) && !this.getObject('Namespace', '', ns)) {

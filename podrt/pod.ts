@@ -1,7 +1,7 @@
 /** The runtime's state of a pod and of its containers (the kubelet's view of them). */
 import { ChildProcess } from 'node:child_process';
 import { ContainerSpec, Labels, PodObject, PodSpec } from './k8s-types';
-import { ImageProfile } from './profiles';
+import type { BuiltImage } from './image-build';
 import { CGROUP_ROOT, LineClient, randomSuffix } from './util';
 
 export interface ContainerStatus {
@@ -9,6 +9,8 @@ export interface ContainerStatus {
   init: boolean;
   state: 'waiting' | 'running' | 'terminated';
   reason: string;
+  /** why it waits, e.g. the image that cannot be built */
+  message?: string;
   ready: boolean;
   started: boolean;
   restartCount: number;
@@ -44,7 +46,12 @@ export class Container {
   groups: number[] = [];
   privArgs: string[] = [];
   workingDir = '/';
-  profile!: ImageProfile;
+  /** the home directory of the container's uid in the image's /etc/passwd */
+  home = '/';
+  /** the image's root filesystem and what it declares, once built */
+  image?: BuiltImage;
+  /** why the container waits (e.g. the ErrImagePull reason) */
+  message = '';
   constructor(public spec: ContainerSpec, public init: boolean) {}
   get name(): string { return this.spec.name; }
 }

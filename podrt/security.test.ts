@@ -1,7 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PodRuntime, discoverPostgres } from './index';
-import { statefulSet } from './helpers';
+import { PodRuntime, SUITES } from './index';
+import { TEST_PGPOOL_IMAGE, TEST_POSTGRES_IMAGE, VERSION_SET, statefulSet } from './helpers';
+
+/** A file the test puts into the host's /usr/local/bin: no pod may see it. */
+const HOST_MARKER = `/usr/local/bin/podrt-host-marker-${process.pid}`;
 
 const secure = {
   runAsUser: 999, runAsGroup: 999, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
@@ -16,7 +19,7 @@ const objects = [
       claims: ['data'],
       podSpec: { securityContext: { fsGroup: 999, runAsNonRoot: true }, tolerations: [{ key: 'dedicated', operator: 'Exists' }], topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'x', whenUnsatisfiable: 'DoNotSchedule' }] },
       containers: [{
-        name: 'postgres', image: 'docker.io/library/postgres:17-bookworm', command: ['sleep', 'infinity'], securityContext: secure,
+        name: 'postgres', image: TEST_POSTGRES_IMAGE, command: ['sleep', 'infinity'], securityContext: secure,
         resources: { requests: { cpu: '100m' } },
         env: [
           { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -54,7 +57,7 @@ const objects = [
   },
   {
     ...statefulSet('pool', {
-      containers: [{ name: 'pgpool', image: 'ghcr.io/example/pgpool:4.5', command: ['sleep', 'infinity'], securityContext: { runAsUser: 1001, runAsGroup: 1001, readOnlyRootFilesystem: true } }],
+      containers: [{ name: 'pgpool', image: TEST_PGPOOL_IMAGE, command: ['sleep', 'infinity'], securityContext: { runAsUser: 1001, runAsGroup: 1001, readOnlyRootFilesystem: true } }],
     }),
   },
   {
@@ -64,7 +67,12 @@ const objects = [
   },
   {
     ...statefulSet('plain', {
-      containers: [{ name: 'main', image: 'registry.example.com/team/tool:1', command: ['sh', '-c', 'echo "$0 $1"; exec sleep infinity', '$(A)', '$(UNDEFINED)'], env: [{ name: 'A', value: 'alpha' }] }],
+      containers: [{ name: 'main', image: 'busybox', command: ['sh', '-c', 'echo "$0 $1"; exec sleep infinity', '$(A)', '$(UNDEFINED)'], env: [{ name: 'A', value: 'alpha' }] }],
+    }),
+  },
+  {
+    ...statefulSet('unknown', {
+      containers: [{ name: 'main', image: 'registry.example.com/team/tool:1', command: ['sleep', 'infinity'] }],
     }),
   },
 ];
@@ -73,13 +81,18 @@ describe('users, files and isolation for real', () => {
   let rt: PodRuntime;
   let warnings: { object: string; message: string }[];
   beforeAll(async () => {
+    writeFileSync(HOST_MARKER, '#!/bin/sh\necho host\n', { mode: 0o755 });
     rt = await PodRuntime.start({ instance: 'rt-sec', backoffBaseSeconds: 1 });
     warnings = (await rt.apply(objects as any)).warnings;
     await rt.waitReady('pg-0', { timeoutMs: 60000 });
     await rt.waitReady('pool-0', { timeoutMs: 60000 });
     await rt.waitReady('plain-0', { timeoutMs: 60000 });
+
   });
-  afterAll(async () => { expect(await rt?.down()).toEqual([]); });
+  afterAll(async () => {
+    rmSync(HOST_MARKER, { force: true });
+    expect(await rt?.down()).toEqual([]);
+  });
 
   const sh = async (pod: string, script: string) => rt.exec(pod, undefined, ['sh', '-c', script]);
 
@@ -90,8 +103,23 @@ describe('users, files and isolation for real', () => {
     expect(msgs).toContain('StatefulSet/pg: field spec.template.spec.containers[].resources is not implemented (ignored)');
     expect(msgs.some((m) => /seccomp/.test(m))).toBe(false); // RuntimeDefault is accepted
     expect(msgs.some((m) => /privileged/.test(m))).toBe(false); // privileged: false is what the runtime does
-    expect(msgs).toContain("StatefulSet/plain: container main: image registry.example.com/team/tool:1 matches no image profile; runs the host's /usr as root by default (generic profile)");
-    expect(msgs.filter((m) => /matches no image profile/.test(m))).toHaveLength(1);
+    expect(msgs).toContain('StatefulSet/unknown: container main: image registry.example.com/team/tool:1: no recipe builds it (the runtime builds postgres, pgpool and test-tools images from images/*/recipe.sh, and pulls nothing); its pods wait in ErrImagePull');
+    expect(msgs.filter((m) => /ErrImagePull/.test(m))).toHaveLength(1);
+  });
+
+  it('GIVEN an image no recipe builds THEN its pod waits in ErrImagePull / ImagePullBackOff naming the image, and never starts on the host\'s binaries', async () => {
+    const p = await rt.waitFor(async () => { const x = await rt.pod('unknown-0'); return x.containers[0].reason === 'ImagePullBackOff' ? x : undefined; }, { timeoutMs: 20000, what: 'ImagePullBackOff' });
+    expect(p.ready).toBe(false);
+    expect(p.containers[0].state).toBe('waiting');
+    expect(p.containers[0].message).toMatch(/image registry\.example\.com\/team\/tool:1: no recipe builds it/);
+    expect(p.events.join('\n')).toMatch(/Failed to pull image "registry\.example\.com\/team\/tool:1"/);
+  });
+
+  it('GIVEN a file in the host\'s /usr/local/bin THEN no pod sees it: every container runs in its image\'s root filesystem', async () => {
+    expect(existsSync(HOST_MARKER)).toBe(true);
+    for (const pod of ['pg-0', 'pool-0', 'plain-0']) {
+      expect((await sh(pod, `test -e ${HOST_MARKER} && echo visible || echo absent`)).stdout, pod).toBe('absent\n');
+    }
   });
 
   it('GIVEN runAsUser 999 THEN the process runs as the real uid 999 on the host, named postgres in the container, with fsGroup as supplementary group', async () => {
@@ -125,21 +153,22 @@ describe('users, files and isolation for real', () => {
     expect((await sh('pg-0', 'cat /root/.bashrc /proc/1/root/etc/shadow 2>&1; true')).stdout).toMatch(/No such file|Permission denied/);
   });
 
-  it('GIVEN the postgres image profile THEN the PostgreSQL bin dir of the installed major is on PATH and PGDATA is set', async () => {
-    const pg = discoverPostgres();
+  it('GIVEN the postgres image of the version set THEN its own PostgreSQL major runs, its bin dir first on PATH, PGDATA set', async () => {
+    const major = SUITES[VERSION_SET].postgresMajor;
     const r = await sh('pg-0', 'echo $PATH; echo $PGDATA; for c in postgres initdb pg_ctl psql repmgr; do command -v $c; done; postgres --version');
-    expect(r.stdout.split('\n')[0].split(':')[0]).toBe(`/usr/lib/postgresql/${pg.major}/bin`);
-    expect(r.stdout).toContain('/var/lib/postgresql/data\n');
-    expect(r.stdout).toContain(`/usr/lib/postgresql/${pg.major}/bin/postgres\n`);
-    expect(r.stdout).toMatch(/postgres \(PostgreSQL\) \d+/);
+    expect(r.stdout.split('\n')[0].split(':')[0]).toBe(`/usr/lib/postgresql/${major}/bin`);
+    expect(r.stdout).toContain('/var/lib/postgresql/data/pgdata\n');
+    expect(r.stdout).toContain(`/usr/lib/postgresql/${major}/bin/postgres\n`);
+    expect(r.stdout).toMatch(new RegExp(`postgres \\(PostgreSQL\\) ${major}\\.`));
   });
 
-  it('GIVEN the pgpool image profile THEN user pgpool (1001), pgpool, pcp tools and psql are available', async () => {
-    const r = await sh('pool-0', 'id; for c in pgpool pcp_attach_node psql; do command -v $c; done');
+  it('GIVEN the pgpool image of the version set THEN user pgpool (1001), its Pgpool-II series, pcp tools and psql are there', async () => {
+    const r = await sh('pool-0', 'id; for c in pgpool pcp_attach_node psql; do command -v $c; done; pgpool --version 2>&1');
     expect(r.stdout).toContain('uid=1001(pgpool) gid=1001(pgpool)');
     expect(r.stdout).toContain('/usr/sbin/pgpool\n');
     expect(r.stdout).toContain('/usr/sbin/pcp_attach_node\n');
-    expect(r.stdout).toContain(`/usr/lib/postgresql/${discoverPostgres().major}/bin/psql\n`);
+    expect(r.stdout).toContain('/usr/local/bin/psql\n');
+    expect(r.stdout).toMatch(new RegExp(`pgpool-II version ${SUITES[VERSION_SET].pgpoolSeries.replace('.', '\\.')}\\.`));
   });
 
   it('GIVEN secret and configMap volumes THEN files have the kubelet modes and owners (root, group fsGroup for the read-only volume)', async () => {
@@ -197,7 +226,7 @@ describe('users, files and isolation for real', () => {
   it('GIVEN fsGroup on a claim THEN each pod start applies it recursively like the kubelet (0700 -> 2770), unless fsGroupChangePolicy OnRootMismatch finds the root already right', async () => {
     const mk = (name: string, policy?: string) => statefulSet(name, {
       claims: ['data'], podSpec: { securityContext: { fsGroup: 999, runAsUser: 999, runAsGroup: 999, fsGroupChangePolicy: policy } },
-      containers: [{ name: 'main', image: 'postgres:16', command: ['sleep', 'infinity'], volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
+      containers: [{ name: 'main', image: TEST_POSTGRES_IMAGE, command: ['sleep', 'infinity'], volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
     });
     await rt.apply([mk('always'), mk('onroot', 'OnRootMismatch')]);
     for (const n of ['always', 'onroot']) {

@@ -33,7 +33,7 @@ export interface PodView {
 
 export function podStatus(eng: Engine, p: Pod): PodView {
   const cs = (c: Container): ContainerStatus => ({
-    name: c.name, init: c.init, state: c.state, reason: c.reason, ready: c.ready, started: c.started, restartCount: c.restartCount,
+    name: c.name, init: c.init, state: c.state, reason: c.reason, message: c.message || undefined, ready: c.ready, started: c.started, restartCount: c.restartCount,
     exitCode: c.exitCode, lastExitCode: c.lastExitCode, pid: c.pid1, startedAt: c.startedAt,
   });
   return {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as `npm test` runs it: type-check, unit tests, the local pod runtime's
-# own tests, then the cluster tests on real PostgreSQL / repmgr / Pgpool-II processes.
+# own tests, then the cluster tests on real PostgreSQL / repmgr / Pgpool-II processes, each pod in
+# the root filesystem of the image it names.
 # The runtime and cluster suites need root (network namespaces, real uids). They are never
 # skipped: a missing dependency fails the run loudly.
 set -euo pipefail
@@ -8,13 +9,11 @@ cd "$(dirname "$0")/.."
 export CDK8S_CHECK_UPGRADE=false
 
 missing=()
-for tool in bwrap nft ip setpriv repmgr pgpool shellcheck; do
+for tool in bwrap nft ip setpriv mmdebstrap shellcheck; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
-# The server binaries are not on PATH in Debian; the tests discover the major there.
-compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgres)
 if [ "$(id -u)" -ne 0 ]; then
-  echo "test/run-all.sh: the runtime and cluster suites need root (network namespaces, real uids)." >&2
+  echo "test/run-all.sh: the runtime and cluster suites need root (network namespaces, real uids, image builds)." >&2
   echo "Run 'sudo npm test', or 'npm run test:unit' for the unit tests alone." >&2
   exit 1
 fi
@@ -25,10 +24,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # shellcheck disable=SC2046 # one package per word, on purpose
   apt-get install -y -q --no-install-recommends $(grep -v '^#' test/debian-packages.txt)
 fi
-# Debian starts the packaged services on install; they would hold ports and confuse tests.
-for service in postgresql pgpool2 repmgrd; do
-  service "$service" stop >/dev/null 2>&1 || true
-done
+# Pods run in the root filesystems of their images, built from images/*/recipe.sh for the
+# version set (a Debian suite) on first use and cached under /var/cache/podrt.
+export PGHA_VERSION_SET="${PGHA_VERSION_SET:-bookworm}"
+echo "== version set: Debian ${PGHA_VERSION_SET} (PGHA_VERSION_SET)"
 
 echo "== type-check"
 npx tsc --noEmit -p tsconfig.json

@@ -42,6 +42,7 @@ import type {
 import {
   DEFAULT_PGPOOL_VERSION,
   DEFAULT_POSTGRES_MAJOR,
+  REFUSED_POSTGRES_MAJORS,
   SUPPORTED_PGPOOL_VERSIONS,
   SUPPORTED_POSTGRES_MAJORS,
 } from './versions';
@@ -254,7 +255,7 @@ export function resolveCluster(
   check(
     (SUPPORTED_POSTGRES_MAJORS as readonly number[]).includes(majorVersion),
     'postgres.majorVersion',
-    `${majorVersion} is not supported`,
+    REFUSED_POSTGRES_MAJORS[majorVersion] ? `${majorVersion} is not supported: ${REFUSED_POSTGRES_MAJORS[majorVersion]}` : `${majorVersion} is not supported`,
     `Use one of ${SUPPORTED_POSTGRES_MAJORS.join(', ')}.`,
   );
   const postgresImage = pg.image ?? defaultPostgresImage(majorVersion);

@@ -6,14 +6,21 @@
  */
 
 /** PostgreSQL major versions the renderers and the entrypoint scripts support. */
-export const SUPPORTED_POSTGRES_MAJORS = [15, 16, 17] as const;
+export const SUPPORTED_POSTGRES_MAJORS = [15, 16, 17, 18] as const;
 export type PostgresMajorVersion = (typeof SUPPORTED_POSTGRES_MAJORS)[number];
 export const DEFAULT_POSTGRES_MAJOR: PostgresMajorVersion = 17;
 
 /** Pgpool-II minor series the pgpool.conf renderer supports. */
-export const SUPPORTED_PGPOOL_VERSIONS = ['4.3', '4.4', '4.5', '4.6'] as const;
+export const SUPPORTED_PGPOOL_VERSIONS = ['4.3', '4.4', '4.5', '4.6', '4.7'] as const;
 export type PgpoolVersion = (typeof SUPPORTED_PGPOOL_VERSIONS)[number];
 export const DEFAULT_PGPOOL_VERSION: PgpoolVersion = '4.5';
+
+/**
+ * Majors refused with a reason rather than "not supported": what they lack, and when that changes.
+ */
+export const REFUSED_POSTGRES_MAJORS: Readonly<Record<number, string>> = {
+  19: 'repmgr has no release that builds against PostgreSQL 19 (repmgr 5.5.0 is the last, and fails to build against 19: EnterpriseDB/repmgr#916), and the failover of this library is repmgr\'s',
+};
 
 /** Compares two "MAJOR.MINOR" strings numerically. */
 export function pgpoolAtLeast(version: PgpoolVersion, minimum: string): boolean {

@@ -64,8 +64,9 @@ export function renderPgpoolConf(cluster: ResolvedCluster): string {
           setting('pcp_port', pp.pcpPort),
           setting('pcp_socket_dir', PGPOOL_PATHS.runtime),
           setting('pid_file_name', `${PGPOOL_PATHS.runtime}/pgpool.pid`),
-          // logdir holds pgpool_status; it is discarded at start anyway (pgpool -D).
-          setting('logdir', PGPOOL_PATHS.runtime),
+          // Holds pgpool_status; it is discarded at start anyway (pgpool -D). 4.7 renamed it
+          // (logdir -> work_dir), and ignores the old name.
+          setting(pgpoolAtLeast(v, '4.7') ? 'work_dir' : 'logdir', PGPOOL_PATHS.runtime),
           setting('listen_backlog_multiplier', 2),
           setting('serialize_accept', false),
         ],

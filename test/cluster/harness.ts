@@ -4,9 +4,8 @@
  * to the local pod runtime, and gives the tests real clients (psql in the pods, node-postgres
  * through a port-forward of the Pgpool-II Service).
  */
-import { execFileSync, spawnSync } from 'child_process';
 import { randomBytes } from 'crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { App } from 'cdk8s';
@@ -14,7 +13,8 @@ import { Client, type ClientConfig } from 'pg';
 import { EXAMPLE_CLUSTER_NAME, EXAMPLE_NAMESPACE, ExampleClusterChart } from '../../charts/example-cluster';
 import type { PostgresClusterProps } from '../../lib/model/props';
 import { SUPPORTED_PGPOOL_VERSIONS, SUPPORTED_POSTGRES_MAJORS, type PgpoolVersion, type PostgresMajorVersion } from '../../lib/model/versions';
-import { loadManifests, PodRuntime, stateDir, type ExecResult } from '../../podrt';
+import { cachedImage, loadManifests, PodRuntime, resolveImage, stateDir, SUITES, versionSet, type DebianSuite, type ExecResult } from '../../podrt';
+import { defaultPgpoolImage, defaultPostgresImage } from '../../lib/model/resolve-cluster';
 import { BACKOFF_MAX_S, BOUNDS } from './bounds';
 
 export interface InstalledVersions {
@@ -26,39 +26,42 @@ export interface InstalledVersions {
 }
 
 /**
- * The versions of the Debian packages on this machine. Fails loudly when one is missing or
- * unsupported: the cluster tests are never skipped.
+ * The versions of the version set this run tests (PGHA_VERSION_SET, a Debian suite), read from
+ * the images built for it (their recipes report what they resolved). Fails loudly when an image
+ * is not built or a version is not one the library supports: the cluster tests are never skipped.
  */
 export function installedVersions(): InstalledVersions {
-  const root = '/usr/lib/postgresql';
-  const majors = existsSync(root)
-    ? readdirSync(root)
-        .filter((d) => existsSync(join(root, d, 'bin', 'postgres')))
-        .map(Number)
-        .sort((a, b) => b - a)
-    : [];
-  if (majors.length === 0) {
-    throw new Error('no PostgreSQL server under /usr/lib/postgresql: install the Debian packages listed in test/debian-packages.txt');
+  const set = versionSet();
+  const postgresMajor = SUITES[set].postgresMajor;
+  const pgpool = SUITES[set].pgpoolSeries;
+  if (!(SUPPORTED_POSTGRES_MAJORS as readonly number[]).includes(postgresMajor)) {
+    throw new Error(`version set ${set}: PostgreSQL ${postgresMajor} is not supported by the library (${SUPPORTED_POSTGRES_MAJORS.join(', ')})`);
   }
-  const major = majors[0];
-  if (!(SUPPORTED_POSTGRES_MAJORS as readonly number[]).includes(major)) {
-    throw new Error(`installed PostgreSQL ${major} is not supported by the library (${SUPPORTED_POSTGRES_MAJORS.join(', ')})`);
-  }
-  const bin = join(root, String(major), 'bin');
-  const postgresFull = execFileSync(join(bin, 'postgres'), ['--version']).toString().trim();
-  if (!existsSync(join(bin, 'repmgr'))) {
-    throw new Error(`repmgr for PostgreSQL ${major} is missing: apt-get install postgresql-${major}-repmgr`);
-  }
-  const repmgr = execFileSync(join(bin, 'repmgr'), ['--version']).toString().trim();
-  // pgpool prints its version on stderr.
-  const pgpoolRun = spawnSync('pgpool', ['--version'], { encoding: 'utf8' });
-  const pgpoolFull = `${pgpoolRun.stdout}${pgpoolRun.stderr}`.trim();
-  const match = /version (\d+)\.(\d+)/.exec(pgpoolFull);
-  const pgpool = match ? `${match[1]}.${match[2]}` : '';
   if (!(SUPPORTED_PGPOOL_VERSIONS as readonly string[]).includes(pgpool)) {
-    throw new Error(`installed Pgpool-II "${pgpoolFull}" is not supported by the library (${SUPPORTED_PGPOOL_VERSIONS.join(', ')})`);
+    throw new Error(`version set ${set}: Pgpool-II ${pgpool} is not supported by the library (${SUPPORTED_PGPOOL_VERSIONS.join(', ')})`);
   }
-  return { postgresMajor: major as PostgresMajorVersion, postgresFull, repmgr, pgpool: pgpool as PgpoolVersion, pgpoolFull };
+  const packages = (image: string) => {
+    const resolved = resolveImage(image);
+    if ('reason' in resolved) throw new Error(resolved.reason);
+    const built = cachedImage(resolved.source);
+    if (!built) throw new Error(`image ${image} of version set ${set} is not built: run \`sudo npm run podrt -- build-image ${image}\` (npm test builds it)`);
+    return built.packages;
+  };
+  const version = (pkgs: string[], name: string) => pkgs.find((p) => p.startsWith(`${name} `)) ?? `${name} (not found in the image)`;
+  const pg = packages(setImages(set).postgres);
+  const pool = packages(setImages(set).pgpool);
+  return {
+    postgresMajor: postgresMajor as PostgresMajorVersion,
+    postgresFull: version(pg, `postgresql-${postgresMajor}`),
+    repmgr: version(pg, `postgresql-${postgresMajor}-repmgr`),
+    pgpool: pgpool as PgpoolVersion,
+    pgpoolFull: version(pool, 'pgpool2'),
+  };
+}
+
+/** The images the example cluster of version set `set` names (the library's published references). */
+export function setImages(set: DebianSuite): { postgres: string; pgpool: string } {
+  return { postgres: defaultPostgresImage(SUITES[set].postgresMajor), pgpool: defaultPgpoolImage(SUITES[set].pgpoolSeries) };
 }
 
 /** The passwords of one test cluster (random per run, never written into the repository). */

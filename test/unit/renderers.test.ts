@@ -441,6 +441,13 @@ describe('pgpool.conf: GIVEN a resolved cluster WHEN rendered THEN Pgpool-II fol
     expect(v.has('pcp_unix_socket_directories')).toBe(false);
   });
 
+  it.each(versions)('GIVEN Pgpool-II %s THEN the work directory key is the one that series reads (4.7 renamed logdir to work_dir), never both', (version) => {
+    const v = parseConf(renderPgpoolConf(model({ pgpool: { version } })));
+    const [key, other] = version === '4.7' ? ['work_dir', 'logdir'] : ['logdir', 'work_dir'];
+    expect(v.get(key)).toBe(PGPOOL_PATHS.runtime);
+    expect(v.has(other)).toBe(false);
+  });
+
   it.each(versions)('GIVEN Pgpool-II %s (4.3 or later) THEN failover_on_backend_shutdown = on', (version) => {
     expect(parseConf(renderPgpoolConf(model({ pgpool: { version } }))).get('failover_on_backend_shutdown')).toBe('on');
   });

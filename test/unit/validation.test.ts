@@ -53,7 +53,8 @@ const BAD_INPUTS: BadRow[] = [
   ['clusterDomain with a space', { clusterDomain: 'cluster local' }, 'clusterDomain', /"cluster local" is not a DNS domain.*cluster's DNS domain/],
   ['imagePullPolicy unknown', { imagePullPolicy: 'Sometimes' }, 'imagePullPolicy', /"Sometimes" is not a pull policy.*Always, IfNotPresent or Never/],
   // ---- postgres
-  ['postgres.majorVersion 14', { postgres: { majorVersion: 14 } }, 'postgres.majorVersion', /14 is not supported.*Use one of 15, 16, 17/],
+  ['postgres.majorVersion 14', { postgres: { majorVersion: 14 } }, 'postgres.majorVersion', /14 is not supported.*Use one of 15, 16, 17, 18/],
+  ['postgres.majorVersion 19 (no repmgr for it)', { postgres: { majorVersion: 19 } }, 'postgres.majorVersion', /19 is not supported: repmgr has no release that builds against PostgreSQL 19.*Use one of 15, 16, 17, 18/],
   ['postgres.image with spaces', { postgres: { image: 'my image' } }, 'postgres.image', /"my image" is not an image reference.*registry\/repository:tag/],
   ['postgres.image with upper case', { postgres: { image: 'Registry/Postgres:17' } }, 'postgres.image', /is not an image reference/],
   ['postgres.maxConnections below 20', { postgres: { maxConnections: 10 } }, 'postgres.maxConnections', /must be a whole number from 20 to 10000, got 10.*Set postgres.maxConnections/],
@@ -473,7 +474,7 @@ describe('validation: GIVEN a prop WHEN resolved THEN it has its effect on the m
     expect(resolve({ imagePullPolicy: policy }).imagePullPolicy).toBe(policy);
   });
 
-  it.each([15, 16, 17] as const)('postgres.majorVersion %s selects the matching default image', (major) => {
+  it.each([15, 16, 17, 18] as const)('postgres.majorVersion %s selects the matching default image', (major) => {
     const c = resolve({ postgres: { majorVersion: major } });
     expect(c.postgres.majorVersion).toBe(major);
     expect(c.postgres.image).toBe(`ghcr.io/cdk8s-pg-ha/postgres-repmgr:${PACKAGE_VERSION}-pg${major}`);
