@@ -25,12 +25,15 @@ export const SUITES: Readonly<Record<DebianSuite, { readonly postgresMajor: numb
   sid: { postgresMajor: 18, pgpoolSeries: '4.7' },
 };
 
+/** The default version set: the suite carrying the constructs' default PostgreSQL and Pgpool-II. */
+export const DEFAULT_VERSION_SET: DebianSuite = 'sid';
+
 /**
  * The version set tests and benchmarks run: a Debian suite, from PGHA_VERSION_SET (bookworm,
- * trixie or sid; default bookworm).
+ * trixie or sid; default DEFAULT_VERSION_SET).
  */
 export function versionSet(env: NodeJS.ProcessEnv = process.env): DebianSuite {
-  const set = env.PGHA_VERSION_SET ?? 'bookworm';
+  const set = env.PGHA_VERSION_SET ?? DEFAULT_VERSION_SET;
   if (!(set in SUITES)) throw new Error(`PGHA_VERSION_SET=${set}: expected one of ${Object.keys(SUITES).join(', ')}`);
   return set as DebianSuite;
 }

@@ -24,16 +24,29 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # shellcheck disable=SC2046 # one package per word, on purpose
   apt-get install -y -q --no-install-recommends $(grep -v '^#' test/debian-packages.txt)
 fi
-# Pods run in the root filesystems of their images, built from images/*/recipe.sh for the
-# version set (a Debian suite) on first use and cached under /var/cache/podrt.
-export PGHA_VERSION_SET="${PGHA_VERSION_SET:-bookworm}"
-echo "== version set: Debian ${PGHA_VERSION_SET} (PGHA_VERSION_SET)"
+# Pods run in the root filesystems of their images, built from images/*/recipe.sh for a version
+# set (a Debian suite) on first use and cached under /var/cache/podrt. The default set (sid:
+# the constructs' default PostgreSQL and Pgpool-II, what the committed dist/ names) runs every
+# test; the other sets run the example cluster and the kill, graceful and partition failovers.
+# PGHA_VERSION_SET=<suite> runs every test on that one set instead.
+DEFAULT_SET=sid
+OTHER_SETS=(bookworm trixie)
+SUBSET=(test/cluster/example-cluster.test.ts test/cluster/failover-kill.test.ts
+  test/cluster/failover-graceful.test.ts test/cluster/failover-partition.test.ts)
+if [ -n "${PGHA_VERSION_SET:-}" ]; then
+  DEFAULT_SET=$PGHA_VERSION_SET
+  OTHER_SETS=()
+fi
 
 echo "== type-check"
 npx tsc --noEmit -p tsconfig.json
 echo "== unit tests"
 npx vitest run --project unit
-echo "== local pod runtime tests"
-npx vitest run --project runtime --no-file-parallelism
-echo "== cluster tests (real PostgreSQL, repmgr, Pgpool-II)"
-npx vitest run --project cluster --no-file-parallelism
+echo "== local pod runtime tests (version set ${DEFAULT_SET})"
+PGHA_VERSION_SET=$DEFAULT_SET npx vitest run --project runtime --no-file-parallelism
+echo "== cluster tests, version set ${DEFAULT_SET} (the default): every scenario"
+PGHA_VERSION_SET=$DEFAULT_SET npx vitest run --project cluster --no-file-parallelism
+for set in "${OTHER_SETS[@]}"; do
+  echo "== cluster tests, version set ${set}: ${SUBSET[*]##*/}"
+  PGHA_VERSION_SET=$set npx vitest run --project cluster --no-file-parallelism "${SUBSET[@]}"
+done

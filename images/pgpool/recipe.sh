@@ -24,6 +24,10 @@ set -eu
 [ -n "${SUITE:-}" ] || SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-unknown}")
 export DEBIAN_FRONTEND=noninteractive
 
+apt-get update -q
+# groupadd/useradd: in Debian 12's base, not in every later one.
+command -v useradd >/dev/null || apt-get install -y -q --no-install-recommends passwd
+
 # A fixed uid/gid so runAsUser/fsGroup in the pods match the files the image owns.
 groupadd --system --gid 1001 pgpool
 useradd --system --uid 1001 --gid 1001 --home-dir /run/pgpool --no-create-home --shell /usr/sbin/nologin pgpool
@@ -32,7 +36,6 @@ useradd --system --uid 1001 --gid 1001 --home-dir /run/pgpool --no-create-home -
 printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 chmod 0755 /usr/sbin/policy-rc.d
 
-apt-get update -q
 if [ "$PACKAGE_SOURCE" = pgdg ]; then
   apt-get install -y -q --no-install-recommends ca-certificates postgresql-common
   /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y

@@ -25,6 +25,10 @@ set -eu
 [ -n "${SUITE:-}" ] || SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-unknown}")
 export DEBIAN_FRONTEND=noninteractive
 
+apt-get update -q
+# groupadd/useradd: in Debian 12's base, not in every later one.
+command -v useradd >/dev/null || apt-get install -y -q --no-install-recommends passwd
+
 # A fixed uid/gid, created before the packages (which would pick a free system uid): the pods'
 # runAsUser and fsGroup are 999.
 groupadd --system --gid 999 postgres
@@ -37,7 +41,6 @@ echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.conf
 printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 chmod 0755 /usr/sbin/policy-rc.d
 
-apt-get update -q
 if [ "$PACKAGE_SOURCE" = pgdg ]; then
   apt-get install -y -q --no-install-recommends ca-certificates postgresql-common
   /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y

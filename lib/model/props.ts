@@ -160,7 +160,8 @@ export interface FailoverTimingOptions {
 export interface PostgresOptions {
   /**
    * PostgreSQL major version the configuration is rendered for. It must match the image.
-   * @default 17
+   * 19 is refused: no repmgr release builds against it.
+   * @default 18
    */
   readonly majorVersion?: PostgresMajorVersion;
   /**
@@ -191,7 +192,7 @@ export interface PostgresOptions {
 export interface PgpoolOptions {
   /**
    * Pgpool-II version (MAJOR.MINOR) the configuration is rendered for. It must match the image.
-   * @default '4.5'
+   * @default '4.7' (the series the default image carries)
    */
   readonly version?: PgpoolVersion;
   /** @default - this library's published Pgpool-II image */

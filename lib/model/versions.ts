@@ -8,12 +8,14 @@
 /** PostgreSQL major versions the renderers and the entrypoint scripts support. */
 export const SUPPORTED_POSTGRES_MAJORS = [15, 16, 17, 18] as const;
 export type PostgresMajorVersion = (typeof SUPPORTED_POSTGRES_MAJORS)[number];
-export const DEFAULT_POSTGRES_MAJOR: PostgresMajorVersion = 17;
+/** The newest major a Debian suite carries with repmgr (sid), which CI runs the whole suite on. */
+export const DEFAULT_POSTGRES_MAJOR: PostgresMajorVersion = 18;
 
 /** Pgpool-II minor series the pgpool.conf renderer supports. */
 export const SUPPORTED_PGPOOL_VERSIONS = ['4.3', '4.4', '4.5', '4.6', '4.7'] as const;
 export type PgpoolVersion = (typeof SUPPORTED_PGPOOL_VERSIONS)[number];
-export const DEFAULT_PGPOOL_VERSION: PgpoolVersion = '4.5';
+/** The series the default published pgpool image carries (images/pgpool built on sid). */
+export const DEFAULT_PGPOOL_VERSION: PgpoolVersion = '4.7';
 
 /**
  * Majors refused with a reason rather than "not supported": what they lack, and when that changes.

@@ -59,6 +59,8 @@ main() {
   BINDIR=$(discover_bindir) || die "cannot find the PostgreSQL binaries"
   PATH=$BINDIR:$PATH
   PG_MAJOR=$(pg_major_of_binaries) || die "postgres --version failed"
+  # Data of another major is refused before anything touches the volume.
+  has_data && check_major_version
   POD_SPEC=$(pod_spec_hash)
   trap on_signal TERM INT
   # What a previous container of this pod left behind.

@@ -73,7 +73,6 @@ member_main() {
     if ((rc == 2)); then
       log_wait "several members claim to be primary ($prim): not joining any"
     elif has_data; then
-      check_major_version
       if ((rc == 0)); then
         join_primary "$prim" && return 0
       else
@@ -145,7 +144,6 @@ cascade_main() {
       log "role: cascading standby (empty data directory, upstream $UPSTREAM, node $UPSTREAM_ID)"
       clone_from "$UPSTREAM" "$UPSTREAM_ID" && return 0
     else
-      check_major_version
       psys=$(peer_sysid "$prim")
       decide_same_cluster "$(local_sysid)" "$prim" "$psys" || die "$REASON"
       log "role: cascading standby (data directory present, upstream $UPSTREAM, node $UPSTREAM_ID)"

@@ -714,8 +714,8 @@ describe('constructs: GIVEN resources, storage, images and pull policy WHEN synt
 
   it('GIVEN defaults THEN the default images and IfNotPresent', () => {
     const objects = synth();
-    expect(container(find(objects, 'StatefulSet', 'c-node')).image).toMatch(/^ghcr\.io\/cdk8s-pg-ha\/postgres-repmgr:.+-pg17$/);
-    expect(container(find(objects, 'Deployment', 'c-pgpool')).image).toMatch(/^ghcr\.io\/cdk8s-pg-ha\/pgpool:.+-pgpool4\.5$/);
+    expect(container(find(objects, 'StatefulSet', 'c-node')).image).toMatch(/^ghcr\.io\/cdk8s-pg-ha\/postgres-repmgr:.+-pg18$/);
+    expect(container(find(objects, 'Deployment', 'c-pgpool')).image).toMatch(/^ghcr\.io\/cdk8s-pg-ha\/pgpool:.+-pgpool4\.7$/);
     for (const w of workloads(objects)) expect(container(w).imagePullPolicy).toBe('IfNotPresent');
   });
 

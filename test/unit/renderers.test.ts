@@ -400,7 +400,7 @@ describe('pgpool.conf: GIVEN a resolved cluster WHEN rendered THEN Pgpool-II fol
     expect(conf.get('pcp_listen_addresses')).toBe('localhost');
     expect(conf.get('pcp_port')).toBe('9898');
     expect(conf.get('pid_file_name')).toBe(`${PGPOOL_PATHS.runtime}/pgpool.pid`);
-    expect(conf.get('logdir')).toBe(PGPOOL_PATHS.runtime);
+    expect(conf.get('work_dir')).toBe(PGPOOL_PATHS.runtime); // 4.7, the default series: logdir renamed
     expect(conf.get('pool_passwd')).toBe(`${PGPOOL_PATHS.runtime}/pool_passwd`);
     expect(conf.get('enable_pool_hba')).toBe('on');
     expect(conf.get('allow_clear_text_frontend_auth')).toBe('off');

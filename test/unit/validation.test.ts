@@ -367,11 +367,11 @@ describe('validation: GIVEN no props WHEN resolved THEN the documented defaults 
     expect(c.synchronousQuorum).toBe(0);
   });
 
-  it('PostgreSQL 17 and Pgpool-II 4.5, with images tagged with the package version', () => {
-    expect(c.postgres.majorVersion).toBe(17);
-    expect(c.pgpool.version).toBe('4.5');
-    expect(c.postgres.image).toBe(`ghcr.io/cdk8s-pg-ha/postgres-repmgr:${PACKAGE_VERSION}-pg17`);
-    expect(c.pgpool.image).toBe(`ghcr.io/cdk8s-pg-ha/pgpool:${PACKAGE_VERSION}-pgpool4.5`);
+  it('PostgreSQL 18 and Pgpool-II 4.7 (what the default images carry), with images tagged with the package version', () => {
+    expect(c.postgres.majorVersion).toBe(18);
+    expect(c.pgpool.version).toBe('4.7');
+    expect(c.postgres.image).toBe(`ghcr.io/cdk8s-pg-ha/postgres-repmgr:${PACKAGE_VERSION}-pg18`);
+    expect(c.pgpool.image).toBe(`ghcr.io/cdk8s-pg-ha/pgpool:${PACKAGE_VERSION}-pgpool4.7`);
   });
 
   it('credentials Secret <cluster>-credentials, users app/app/pgpool_monitor', () => {

@@ -1,0 +1,81 @@
+/**
+ * The committed dist/ runs as is: the Secrets from `npm run credentials -- dist/` (the one
+ * documented command), then dist/ applied unchanged to the pod runtime, which builds every image
+ * dist/ names from its recipe. What answers through the Pgpool-II Service is the PostgreSQL major
+ * of the postgres image dist/ names, and the Pgpool-II in the pgpool pods is the series its
+ * pgpool.conf was rendered for.
+ */
+import { execFileSync } from 'child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import * as yaml from 'js-yaml';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadManifests, PodRuntime } from '../../podrt';
+import { BOUNDS } from './bounds';
+
+const ROOT = join(__dirname, '..', '..');
+const DIST = join(ROOT, 'dist');
+
+interface Obj { kind: string; metadata: { name: string; namespace?: string }; data?: Record<string, string>; spec?: { replicas?: number; template?: { spec?: { containers?: { name: string; image: string }[] } } } }
+
+describe('GIVEN the committed dist/ and the Secrets `npm run credentials -- dist/` creates', () => {
+  const objects = loadManifests(DIST) as Obj[];
+  const workloads = objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment');
+  const imageOf = (kind: string, container: string) =>
+    workloads.filter((w) => w.kind === kind).flatMap((w) => w.spec!.template!.spec!.containers!).find((c) => c.name === container)!.image;
+  const namespace = workloads[0].metadata.namespace!;
+  const pgpoolDeployment = workloads.find((w) => w.kind === 'Deployment')!;
+  let rt: PodRuntime;
+  let secrets: Record<string, string>;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-credentials-'));
+    try {
+      execFileSync('npx', ['tsx', join(ROOT, 'lib/cli/credentials.ts'), DIST, '-o', join(dir, 'credentials.yaml')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      const secret = yaml.load(readFileSync(join(dir, 'credentials.yaml'), 'utf8')) as { stringData: Record<string, string> };
+      secrets = secret.stringData;
+      rt = await PodRuntime.start({ instance: 'dist-as-is', namespace });
+      const applied = await rt.apply([...objects, secret]);
+      expect(applied.errors).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const expected = workloads.reduce((n, w) => n + (w.spec?.replicas ?? 1), 0);
+    await rt.waitFor(async () => ((await rt.pods(undefined, namespace)).filter((p) => p.ready).length >= expected ? true : undefined), {
+      timeoutMs: BOUNDS.allReadyMs,
+      intervalMs: 1000,
+      what: `${expected} Ready pods of dist/`,
+    });
+  });
+  afterAll(async () => {
+    expect(await rt?.down()).toEqual([]);
+  });
+
+  it('WHEN applied unchanged THEN SELECT version() through the Pgpool-II Service reports the major of the postgres image dist/ names', async () => {
+    const major = /-pg(\d+)$/.exec(imageOf('StatefulSet', 'postgres'))![1];
+    const fwd = await rt.portForward(`svc/${pgpoolDeployment.metadata.name}`, 5432, { namespace });
+    const client = new Client({ host: fwd.host, port: fwd.port, user: 'app', password: secrets['app-password'], database: 'app', connectionTimeoutMillis: 15_000 });
+    try {
+      await client.connect();
+      const { rows } = await client.query('SELECT version()');
+      console.log(`dist/ as is: ${rows[0].version}`);
+      expect(rows[0].version).toMatch(new RegExp(`^PostgreSQL ${major}\\.`));
+    } finally {
+      await client.end().catch(() => undefined);
+      await fwd.close();
+    }
+  });
+
+  it('THEN pgpool --version in a pgpool pod reports the series its pgpool.conf was rendered for', async () => {
+    const series = /-pgpool(\d+\.\d+)$/.exec(imageOf('Deployment', 'pgpool'))![1];
+    const conf = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['pgpool.conf'])!.data!['pgpool.conf'];
+    // The rendered file names its series in its header and uses that series' keys (4.7: work_dir).
+    expect(conf).toMatch(series === '4.7' ? /^work_dir = /m : /^logdir = /m);
+    const pod = (await rt.pods(undefined, namespace)).find((p) => p.name.startsWith(pgpoolDeployment.metadata.name))!;
+    const r = await rt.exec(pod.name, 'pgpool', ['sh', '-c', 'pgpool --version 2>&1'], { namespace });
+    console.log(`dist/ as is: ${r.stdout.trim()}`);
+    expect(r.stdout).toMatch(new RegExp(`version ${series.replace('.', '\\.')}\\.`));
+  });
+});
