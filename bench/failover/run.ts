@@ -18,6 +18,7 @@
 import { execFileSync } from 'child_process';
 import { writeFileSync } from 'fs';
 import { cpus, release } from 'os';
+import { versionSet } from '../../podrt';
 import { ExampleCluster } from '../../test/cluster/harness';
 import { closeForward, waitConverged, waitStreaming } from '../../test/cluster/lifecycle';
 import { dumpLogs, entrypointHistory, newestPodLog } from '../../test/cluster/logs';
@@ -161,6 +162,7 @@ async function main(): Promise<void> {
   }
   const cpu = cpus()[0]?.model ?? '?';
   console.log(`\nmachine: nproc ${cpus().length}, ${cpu}, kernel ${release()}, ${new Date().toISOString()}, ${execFileSync('uptime').toString().trim()}`);
+  console.log(`versions (version set ${versionSet()}, ${MODE}): ${cluster.versions.postgresFull}, ${cluster.versions.repmgr}, ${cluster.versions.pgpoolFull}`);
   console.log('| scenario | runs | first ack after fault, ms: median (min-max) | lost acked writes (per run) | client errors per run: median (min-max) | other |');
   console.log('|---|---|---|---|---|---|');
   for (const scenario of SCENARIOS) {

@@ -1,7 +1,8 @@
 /**
  * Cluster test harness: synthesizes the repository's example cluster for the PostgreSQL,
- * repmgr and Pgpool-II versions installed on this machine, applies it with a credentials Secret
- * to the local pod runtime, and gives the tests real clients (psql in the pods, node-postgres
+ * repmgr and Pgpool-II versions of the run's version set (PGHA_VERSION_SET, a Debian suite),
+ * applies it with a credentials Secret to the local pod runtime, which runs each pod in the
+ * image it names, and gives the tests real clients (psql in the pods, node-postgres
  * through a port-forward of the Pgpool-II Service).
  */
 import { randomBytes } from 'crypto';
@@ -17,7 +18,7 @@ import { cachedImage, loadManifests, PodRuntime, resolveImage, stateDir, SUITES,
 import { defaultPgpoolImage, defaultPostgresImage } from '../../lib/model/resolve-cluster';
 import { BACKOFF_MAX_S, BOUNDS } from './bounds';
 
-export interface InstalledVersions {
+export interface SetVersions {
   readonly postgresMajor: PostgresMajorVersion;
   readonly postgresFull: string;
   readonly repmgr: string;
@@ -30,7 +31,7 @@ export interface InstalledVersions {
  * the images built for it (their recipes report what they resolved). Fails loudly when an image
  * is not built or a version is not one the library supports: the cluster tests are never skipped.
  */
-export function installedVersions(): InstalledVersions {
+export function setVersions(): SetVersions {
   const set = versionSet();
   const postgresMajor = SUITES[set].postgresMajor;
   const pgpool = SUITES[set].pgpoolSeries;
@@ -102,7 +103,7 @@ export function credentialsSecret(namespace: string, name: string, credentials: 
 export const TEST_PGPOOL_CHILDREN = 12;
 
 /** Synthesizes the example chart for the installed versions; returns its objects. */
-export function synthExampleCluster(versions: InstalledVersions, overrides: Partial<PostgresClusterProps> = {}): object[] {
+export function synthExampleCluster(versions: SetVersions, overrides: Partial<PostgresClusterProps> = {}): object[] {
   const outdir = mkdtempSync(join(tmpdir(), 'pgha-cluster-'));
   try {
     const app = new App({ outdir });
@@ -148,7 +149,7 @@ export class ExampleCluster {
 
   private constructor(
     readonly rt: PodRuntime,
-    readonly versions: InstalledVersions,
+    readonly versions: SetVersions,
     readonly credentials: Credentials,
     public objects: object[],
   ) {
@@ -185,7 +186,7 @@ export class ExampleCluster {
    * readiness). Always pair with {@link stop}, also when a test fails.
    */
   static async start(instance: string, overrides: Partial<PostgresClusterProps> = {}): Promise<ExampleCluster> {
-    const versions = installedVersions();
+    const versions = setVersions();
     const credentials: Credentials = {
       superuser: randomPassword(),
       replication: randomPassword(),
