@@ -108,7 +108,8 @@ async function lock(dir: string, progress: (msg: string) => void): Promise<() =>
       fs.writeFileSync(path.join(dir, 'pid'), String(process.pid));
       return () => rmrf(dir);
     } catch {
-      const owner = Number(fs.readFileSync(path.join(dir, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
+      let owner = 0;
+      try { owner = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8')) || 0; } catch { /* the owner has not written it yet */ }
       if (owner && !pidAlive(owner)) { rmrf(dir); continue; }
       if (waited % 30 === 0) progress(`waiting for another build of the same image (pid ${owner || '?'})`);
       await sleep(1000);
