@@ -127,7 +127,7 @@ async function build(key: string, source: ImageSource, progress: (msg: string) =
   const logFile = path.join(images, `${key}.log`);
   mkdirp(archives);
   mkdirp(images);
-  rmrf(work);
+  await removeBuildDir(work);
   const envArgs = Object.entries({ ...source.params, SUITE: source.suite }).map(([k, v]) => `${k}=${v}`).join(' ');
   const args = [
     '--variant=apt', '--mode=root', '--format=directory',
@@ -157,7 +157,7 @@ async function build(key: string, source: ImageSource, progress: (msg: string) =
     ...(resolvedAt >= 0 ? lines.slice(resolvedAt + 1).filter((l) => /^ {2}\S+ \S+$/.test(l)) : []),
   ];
   if (code !== 0) {
-    rmrf(work);
+    await removeBuildDir(work);
     const why = said.filter((l) => l.startsWith('recipe ')).join('; ') || output.trim().split('\n').slice(-3).join(' | ');
     throw new Error(`building ${source.recipe} on ${source.suite} failed (mmdebstrap exit ${code}): ${why} (log: ${logFile})`);
   }
@@ -179,6 +179,20 @@ async function build(key: string, source: ImageSource, progress: (msg: string) =
   fs.writeFileSync(path.join(final, 'image.json'), JSON.stringify(built, null, 1));
   progress(`built image ${key} in ${built.buildSeconds} s: ${built.packages.join(', ')}`);
   return built;
+}
+
+/**
+ * Removes a build directory, unmounting first what a build killed half-way left mounted in it
+ * (mmdebstrap's /proc, /sys, /dev/pts, /dev/shm, and the apt cache bound in by the setup hook):
+ * removing through those would fail on /proc and /sys and empty the suite's package cache.
+ */
+export async function removeBuildDir(work: string): Promise<void> {
+  const mountPoints = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((mp): mp is string => !!mp && (mp === work || mp.startsWith(`${work}/`)))
+    .sort((a, b) => b.length - a.length);
+  for (const mp of mountPoints) await run('umount', ['-l', mp], '/dev/null');
+  rmrf(work);
 }
 
 function run(cmd: string, args: string[], logFile: string): Promise<{ code: number; output: string }> {

@@ -1,9 +1,14 @@
 /**
- * Images built without a container engine (podrt/image-build.ts): the cache, and a build that
- * cannot succeed failing with the recipe's own words. The facts the pods rely on, per image:
+ * Images built without a container engine (podrt/image-build.ts): the cache, a build that
+ * cannot succeed failing with the recipe's own words, and the leftovers of a killed build. The facts the pods rely on, per image:
  * image-facts.test.ts.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { removeBuildDir } from './image-build';
 import { TEST_POSTGRES_IMAGE, VERSION_SET } from './helpers';
 import { ensureImage, resolveImage, SUITES, type BuiltImage } from './index';
 
@@ -31,4 +36,27 @@ describe(`GIVEN the image builder WHEN an image of version set ${VERSION_SET} is
       new RegExp(`recipe postgres: package postgresql-16 is not in ${other} \\(debian\\)`),
     );
   }, 600_000);
+});
+
+describe('GIVEN the build directory of a build killed half-way, with a package cache bound into it and a read-only mount', () => {
+  it('WHEN it is removed before the next build THEN the mounts are undone first: the cache keeps its files and nothing fails', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'podrt-killed-build-'));
+    const cache = join(base, 'apt-cache');
+    const work = join(base, '.build-x');
+    try {
+      mkdirSync(cache);
+      writeFileSync(join(cache, 'kept.deb'), 'a package');
+      mkdirSync(join(work, 'var/cache/apt/archives'), { recursive: true });
+      mkdirSync(join(work, 'ro'));
+      execFileSync('mount', ['--bind', cache, join(work, 'var/cache/apt/archives')]);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro', 'tmpfs', join(work, 'ro')]);
+      await removeBuildDir(work);
+      expect(existsSync(work)).toBe(false);
+      expect(readFileSync(join(cache, 'kept.deb'), 'utf8')).toBe('a package');
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(work);
+    } finally {
+      for (const mp of [join(work, 'ro'), join(work, 'var/cache/apt/archives')]) spawnSync('umount', ['-l', mp]);
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
 });
