@@ -13,6 +13,7 @@ export function renderRepmgrConf(cluster: ResolvedCluster, tier: ResolvedTier): 
   // A start after a crash replays WAL first; a timeout here would turn a slow but healthy
   // recovery into a failed rejoin and a full re-clone.
   const pgctl = `pg_ctl -D ${NODE_PATHS.pgdata} -w -t 3600`;
+  const repmgr = `repmgr -f ${NODE_PATHS.repmgrConf}`;
   return renderConf(
     [
       `repmgr.conf (common part) for tier "${tier.statefulSetName}" of cluster "${cluster.name}".`,
@@ -36,12 +37,10 @@ export function renderRepmgrConf(cluster: ResolvedCluster, tier: ResolvedTier): 
           // Automatic on every tier: a cascading node with priority 0 is never promoted, but
           // repmgrd still makes it follow its upstream's parent when its upstream fails.
           setting('failover', 'automatic'),
-          // Refuses when a reachable sibling holds more WAL, else pg_promote() and the repmgr
-          // record, faster than `repmgr standby promote` (why: lib/scripts/node-promote.sh).
+          // The wrapper refuses when a reachable sibling holds more WAL, then runs
+          // `repmgr standby promote` (why: lib/scripts/node-promote.sh).
           setting('promote_command', `bash ${NODE_PATHS.scripts}/node-promote.sh`),
-          // Points the WAL receiver at the new primary with three sessions, falling back to
-          // `repmgr standby follow` for anything unusual (why: lib/scripts/node-follow.sh).
-          setting('follow_command', `bash ${NODE_PATHS.scripts}/node-follow.sh %n`),
+          setting('follow_command', `${repmgr} standby follow --log-to-file --upstream-node-id=%n`),
           setting('monitor_interval_secs', t.monitorIntervalSeconds),
           setting('reconnect_attempts', t.reconnectAttempts),
           setting('reconnect_interval', t.reconnectIntervalSeconds),
@@ -59,9 +58,9 @@ export function renderRepmgrConf(cluster: ResolvedCluster, tier: ResolvedTier): 
       {
         title: 'Service control (the entrypoint runs PostgreSQL through pg_ctl)',
         settings: [
-          setting('service_start_command', `${pgctl} start -l ${NODE_PATHS.postgresLog}`),
+          setting('service_start_command', `${pgctl} start -l /dev/stderr`),
           setting('service_stop_command', `${pgctl} stop -m fast`),
-          setting('service_restart_command', `${pgctl} restart -m fast -l ${NODE_PATHS.postgresLog}`),
+          setting('service_restart_command', `${pgctl} restart -m fast -l /dev/stderr`),
           setting('service_reload_command', `${pgctl} reload`),
           setting('service_promote_command', `${pgctl} promote`),
         ],

@@ -2,10 +2,7 @@
  * The pure renderers (lib/render), tested from resolved models without cdk8s: every rendered
  * file is parsed back (`key = value` lines, hba columns) and the parsed values are asserted.
  */
-import { readFileSync } from 'fs';
-import { join } from 'path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './helpers';
 import type { PostgresClusterProps } from '../../lib/model/props';
 import { resolveCluster } from '../../lib/model/resolve-cluster';
 import { membersOf, podHost, type ResolvedCluster } from '../../lib/model/resolved';
@@ -245,14 +242,14 @@ describe('repmgr.conf: GIVEN a tier WHEN rendered THEN the common repmgr setting
     ['replication_user', 'repmgr'],
     ['failover', 'automatic'],
     ['promote_command', 'bash /opt/pgha/scripts/node-promote.sh'],
-    ['follow_command', 'bash /opt/pgha/scripts/node-follow.sh %n'],
+    ['follow_command', 'repmgr -f /run/pgha/repmgr.conf standby follow --log-to-file --upstream-node-id=%n'],
     ['connection_check_type', 'ping'],
     ['primary_visibility_consensus', 'on'],
     ['standby_disconnect_on_failover', 'off'],
     ['degraded_monitoring_timeout', '-1'],
-    ['service_start_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 start -l /run/pgha/postgres.log'],
+    ['service_start_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 start -l /dev/stderr'],
     ['service_stop_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 stop -m fast'],
-    ['service_restart_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 restart -m fast -l /run/pgha/postgres.log'],
+    ['service_restart_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 restart -m fast -l /dev/stderr'],
     ['service_reload_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 reload'],
     ['service_promote_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 promote'],
     ['log_level', 'INFO'],
@@ -268,16 +265,6 @@ describe('repmgr.conf: GIVEN a tier WHEN rendered THEN the common repmgr setting
     for (const command of commands) expect(command.startsWith(`pg_ctl -D ${NODE_PATHS.pgdata} -w -t 3600 `), command).toBe(true);
   });
 
-  // A server that repmgr starts (rejoin, follow) outlives repmgr: with -l /dev/stderr it
-  // logged into repmgr's output pipe and every later line of PostgreSQL was lost.
-  it('PostgreSQL started by repmgr logs into the FIFO the entrypoint drains (node-env.sh PG_LOG_FIFO), not into repmgr\'s output', () => {
-    const env = readFileSync(join(REPO_ROOT, 'lib', 'scripts', 'node-env.sh'), 'utf8');
-    const runDir = /: "\$\{PGHA_RUN_DIR:=([^}]+)\}"/.exec(env)?.[1];
-    const fifo = /^PG_LOG_FIFO=\$RUN_DIR\/(\S+)$/m.exec(env)?.[1];
-    expect(`${runDir}/${fifo}`).toBe(NODE_PATHS.postgresLog);
-    for (const key of ['service_start_command', 'service_restart_command']) expect(conf.get(key)).toMatch(new RegExp(` -l ${NODE_PATHS.postgresLog}$`));
-  });
-
   it('failover timing comes from the failover props', () => {
     expect(conf.get('monitor_interval_secs')).toBe('3');
     expect(conf.get('reconnect_attempts')).toBe('4');
@@ -290,13 +277,9 @@ describe('repmgr.conf: GIVEN a tier WHEN rendered THEN the common repmgr setting
     expect([defaults.get('monitor_interval_secs'), defaults.get('reconnect_attempts'), defaults.get('reconnect_interval')]).toEqual(['1', '3', '1']);
   });
 
-  it('promotion and following go through the wrappers, whose repmgr fallback uses the per-node file the entrypoint writes', () => {
+  it('the repmgr commands use the per-node file the entrypoint writes (promotion: through the wrapper)', () => {
     expect(conf.get('promote_command')).toBe(`bash ${NODE_PATHS.scripts}/node-promote.sh`);
-    expect(conf.get('follow_command')).toBe(`bash ${NODE_PATHS.scripts}/node-follow.sh %n`);
-    const env = readFileSync(join(REPO_ROOT, 'lib', 'scripts', 'node-env.sh'), 'utf8');
-    const runDir = /: "\$\{PGHA_RUN_DIR:=([^}]+)\}"/.exec(env)?.[1];
-    const file = /^REPMGR_CONF=\$RUN_DIR\/(\S+)$/m.exec(env)?.[1];
-    expect(`${runDir}/${file}`).toBe(NODE_PATHS.repmgrConf);
+    expect(conf.get('follow_command')).toContain(`-f ${NODE_PATHS.repmgrConf}`);
   });
 
   it('leaves the per-node keys to the entrypoint (node_id, node_name, conninfo, priority, location)', () => {
