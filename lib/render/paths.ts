@@ -15,6 +15,12 @@ export const NODE_PATHS = {
   /** The per-node repmgr.conf the entrypoint writes (common part + node lines). */
   repmgrConf: '/run/pgha/repmgr.conf',
   passfile: '/run/pgha/pgpass',
+  /**
+   * PostgreSQL's log: a FIFO the entrypoint drains to the container's output (node-env.sh
+   * PG_LOG_FIFO). Every pg_ctl start points -l here, also repmgr's: with -l /dev/stderr, a server
+   * that repmgr started (rejoin, follow) logged into repmgr's output pipe, gone once repmgr exits.
+   */
+  postgresLog: '/run/pgha/postgres.log',
 } as const;
 
 export const PGPOOL_PATHS = {

@@ -58,9 +58,9 @@ export function renderRepmgrConf(cluster: ResolvedCluster, tier: ResolvedTier): 
       {
         title: 'Service control (the entrypoint runs PostgreSQL through pg_ctl)',
         settings: [
-          setting('service_start_command', `${pgctl} start -l /dev/stderr`),
+          setting('service_start_command', `${pgctl} start -l ${NODE_PATHS.postgresLog}`),
           setting('service_stop_command', `${pgctl} stop -m fast`),
-          setting('service_restart_command', `${pgctl} restart -m fast -l /dev/stderr`),
+          setting('service_restart_command', `${pgctl} restart -m fast -l ${NODE_PATHS.postgresLog}`),
           setting('service_reload_command', `${pgctl} reload`),
           setting('service_promote_command', `${pgctl} promote`),
         ],

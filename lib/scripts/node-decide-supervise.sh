@@ -61,16 +61,23 @@ decide_handoff_candidate() {
 
 # Fencing of a member primary. $1 members configured (n), $2 this primary's system identifier,
 # $3 its timeline, $4 checks in a row it already found itself cut off, $5 PGHA_FENCE_CHECKS,
-# then the other members' lines (host=). It fences when a member of its cluster publishes a
-# newer timeline (another node was promoted after it), or when it reaches fewer than a majority
-# (itself included) on $5 checks in a row. VERDICT fence | isolated | ok; REPLY: the checks in a
-# row now.
+# $6 the members whose repmgr record on this primary is inactive (space-separated hosts: they
+# stopped gracefully, or repmgrd saw them down), then the other members' lines (host=). It
+# fences when a member of its cluster publishes a newer timeline (another node was promoted
+# after it), or when it reaches fewer than a majority (itself included) on $5 checks in a row.
+# An inactive member that does not answer is left out of the count: repmgrd's elections leave
+# it out too (they count active records), and one that comes back marks itself active on the
+# primary before its repmgrd runs. One that answers counts. VERDICT fence | isolated | ok;
+# REPLY: the checks in a row now.
 decide_fence() {
-  local n=$1 mysysid=$2 mytli=$3 checks=$4 limit=$5 line state tli majority reachable=1
-  shift 5
-  majority=$((n / 2 + 1))
+  local n=$1 mysysid=$2 mytli=$3 checks=$4 limit=$5 inactive=" $6 " line state tli majority reachable=1 left=''
+  shift 6
   for line in "$@"; do
-    status_get "$line" state || continue
+    if ! status_get "$line" state; then
+      status_get "$line" host
+      [[ -n $REPLY && $inactive == *" $REPLY "* ]] && { n=$((n - 1)) left+=" ${REPLY%%.*}"; }
+      continue
+    fi
     state=$REPLY
     reachable=$((reachable + 1))
     status_get "$line" sysid
@@ -84,16 +91,18 @@ decide_fence() {
       return 0
     fi
   done
+  majority=$((n / 2 + 1))
+  left=${left:+; not counted, inactive in repmgr:$left}
   if ((reachable < majority)); then
     REPLY=$((checks + 1))
     if ((REPLY >= limit)); then
-      VERDICT=fence REASON="cut off from the majority of the members ($reachable of $n reachable, $REPLY checks in a row)"
+      VERDICT=fence REASON="cut off from the majority of the members ($reachable of $n reachable, $REPLY checks in a row$left)"
       return 0
     fi
-    VERDICT=isolated REASON="only $reachable of $n members reachable (need $majority), check $REPLY of $limit"
+    VERDICT=isolated REASON="only $reachable of $n members reachable (need $majority), check $REPLY of $limit$left"
     return 1
   fi
-  VERDICT=ok REASON="$reachable of $n members reachable" REPLY=0
+  VERDICT=ok REASON="$reachable of $n members reachable$left" REPLY=0
   return 1
 }
 

@@ -47,6 +47,7 @@ on_term() {
     handoff || log "handoff: not done ($HANDOFF_WHY); the standbys' repmgrd fails over as after a crash"
   fi
   stop_repmgrd
+  [[ $was == standby ]] && postgres_running && announce_departure
   postgres_running && pg_ctl -D "$PGDATA" -w -t 300 -m fast stop >/dev/null
   [[ -n $STATUS_SERVER_PID ]] && kill "$STATUS_SERVER_PID" 2>/dev/null
   log "stopped"

@@ -5,17 +5,23 @@
 # call the primary gone; the handoff promotes the standby about a second after SIGTERM. And
 # nothing acknowledged is lost even with asynchronous replication: the target is chosen only
 # once it holds the old primary's shutdown checkpoint, i.e. every commit before it.
-#   1. Pause repmgrd on every member standby (repmgr.repmgrd_pause): otherwise they would
+#   1. Pause repmgrd on every member standby at once (repmgr.repmgrd_pause): otherwise they would
 #      start their own election once they notice this node is gone, and could promote a
 #      second node. The pause lives in each standby's PostgreSQL (it survives a restart).
 #   2. CHECKPOINT while still serving (the shutdown checkpoint then has little to write),
 #      stop repmgrd, fast shutdown: PostgreSQL waits until every connected standby has
 #      flushed the WAL up to and including the shutdown checkpoint.
 #   3. Target: the first candidate (decide_handoff_order) whose received WAL passed that
-#      checkpoint (decide_handoff_candidate). pg_promote() on it, then the repmgr metadata
-#      repmgr standby promote would write and a standby_promote event.
-#   4. Tell the other standbys' repmgrd to follow the target (repmgr.notify_follow_primary:
-#      repmgrd reads it while it retries the old primary).
+#      checkpoint (decide_handoff_candidate). pg_promote() on it, then in the same session the
+#      other standbys' slots, the repmgr metadata repmgr standby promote would write with a
+#      standby_promote event, and the other standbys' upstream in their records.
+#   4. Point the other standbys at the target at once: ALTER SYSTEM SET primary_conninfo (only
+#      the host changed) and a reload on each. A paused repmgrd ignores
+#      repmgr.notify_follow_primary, and under quorum commit the first write on the target waits
+#      for a standby that streams from it: left to the entrypoints' pause_check, that took
+#      20-30 s on a loaded machine. Their WAL ends at the old primary's shutdown checkpoint,
+#      where the target's new timeline starts, so they switch timelines by streaming; one that
+#      cannot is followed or rejoined by its entrypoint.
 # The pauses are lifted by each standby's own entrypoint (pause_check). Any step failing
 # before the promotion lifts the pauses here at once, and repmgrd fails over as after a crash.
 # Sourced by node-entrypoint.sh; never executed.
@@ -25,7 +31,8 @@
 HANDOFF_WHY=
 handoff() {
   local -a hosts standbys=() cands paused=()
-  local h state ckpt lsn target='' tid t0=${EPOCHREALTIME/./}
+  local -A conninfo_of=()
+  local h state ckpt lsn row target='' tid t0=${EPOCHREALTIME/./}
   # The member list of this pod's environment can be older than the cluster: during the
   # rolling update of a scale-up the new members are registered but not in it. Members the
   # metadata knows are paused and told too; a standby left out keeps repmgrd running, which
@@ -45,15 +52,34 @@ handoff() {
   decide_handoff_order "$POD_SPEC" "${FACTS[@]}" || { HANDOFF_WHY=$REASON; return 1; }
   read -r -a cands <<<"$REPLY"
   log "handoff: graceful stop of the primary; $REASON; pausing repmgrd on ${standbys[*]%%.*}"
+  # Every standby at once (a psql and a login each: seconds on a loaded machine when done one
+  # after the other): paused, and the primary_conninfo it streams with (step 4 points it at the
+  # target). Each answer into its own file, "paused" last when it worked.
+  local dir=$RUN_DIR/handoff failed=''
+  local -a jobs=() lines
+  mkdir -p "$dir"
   for h in "${standbys[@]}"; do
-    if peer_sql "$h" "SELECT repmgr.repmgrd_pause(true)" >/dev/null; then
-      paused+=("$h")
-    else
-      HANDOFF_WHY="cannot pause repmgrd on ${h%%.*}"
-      handoff_unpause "${paused[@]}"
-      return 1
-    fi
+    { psql -X -At -q -v ON_ERROR_STOP=1 -d "$(peer_conninfo "$h")" -c "SELECT repmgr.repmgrd_pause(true)" \
+      -c "SELECT 'conninfo=' || current_setting('primary_conninfo')" && echo paused; } >"$dir/${h%%.*}" 2>/dev/null &
+    jobs+=("$!")
   done
+  ((${#jobs[@]} == 0)) || wait "${jobs[@]}"
+  for h in "${standbys[@]}"; do
+    mapfile -t lines <"$dir/${h%%.*}"
+    if [[ ${lines[*]: -1} != paused ]]; then
+      failed+=" ${h%%.*}"
+      continue
+    fi
+    paused+=("$h")
+    for row in "${lines[@]}"; do
+      [[ $row == conninfo=*"host='"*"'"* ]] && conninfo_of[$h]=${row#conninfo=}
+    done
+  done
+  if [[ -n $failed ]]; then
+    HANDOFF_WHY="cannot pause repmgrd on${failed}"
+    handoff_unpause "${paused[@]}"
+    return 1
+  fi
   timeout 30 psql -X -q -U "$PGHA_SUPERUSER" -d postgres -c CHECKPOINT >/dev/null 2>&1 ||
     log "handoff: CHECKPOINT failed or took over 30 s; the shutdown checkpoint does the work"
   stop_repmgrd
@@ -80,21 +106,61 @@ handoff() {
     return 1
   fi
   tid=$(node_id_of_host "$target")
-  if [[ $(peer_sql "$target" "SELECT pg_promote(true, 60)") != t ]]; then
+  local -a followers=()
+  local slots='' ids=''
+  for h in "${paused[@]}"; do
+    [[ $h == "$target" || -z ${conninfo_of[$h]:-} ]] && continue
+    followers+=("$h")
+    slots+="${slots:+,}'repmgr_slot_$(node_id_of_host "$h")'"
+    ids+="${ids:+,}$(node_id_of_host "$h")"
+  done
+  # One session on the target: pg_promote() (it waits for the promotion), then the followers'
+  # slots, the metadata `repmgr standby promote` writes, and the followers' upstream. Local
+  # commits: under quorum commit the target has no standby yet to confirm them.
+  row=$(psql -X -At -q -v ON_ERROR_STOP=1 -d "$(peer_conninfo "$target")" -c "SELECT pg_promote(true, 60)" \
+    -c "SET synchronous_commit = local" \
+    -c "SELECT count(pg_create_physical_replication_slot(s)) FROM unnest(ARRAY[${slots:-NULL}]::text[]) AS s
+        WHERE s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = s)" \
+    -c "$(primary_record_sql "$tid" "promoted by the handoff of $POD_NAME (graceful stop, shutdown checkpoint $ckpt)")" \
+    -c "UPDATE repmgr.nodes SET upstream_node_id = $tid WHERE node_id IN (${ids:-NULL}) AND type = 'standby'" 2>/dev/null)
+  local written=$?
+  if [[ ${row%%$'\n'*} != t ]]; then
     HANDOFF_WHY="pg_promote() on ${target%%.*} failed"
     handoff_unpause "${paused[@]}"
     return 1
   fi
   log "handoff: ${target%%.*} promoted $(((${EPOCHREALTIME/./} - t0) / 1000)) ms after SIGTERM ($REASON)"
-  peer_sql "$target" "$(primary_record_sql "$tid" "promoted by the handoff of $POD_NAME (graceful stop, shutdown checkpoint $ckpt)")" >/dev/null ||
-    log "WARNING: handoff: could not update the repmgr metadata on ${target%%.*}; its entrypoint writes it"
+  ((written == 0)) ||
+    log "WARNING: handoff: could not write the repmgr metadata and slots on ${target%%.*}; its entrypoint writes its record, the standbys follow through repmgr"
+  handoff_point_followers "$target" "${followers[@]}"
+  # A standby that could not be pointed (no primary_conninfo read) is told through repmgr; its
+  # entrypoint follows if its repmgrd does not.
   for h in "${paused[@]}"; do
-    [[ $h == "$target" ]] && continue
+    [[ $h == "$target" || -n ${conninfo_of[$h]:-} ]] && continue
     peer_sql "$h" "SELECT repmgr.notify_follow_primary($tid)" >/dev/null ||
       log "WARNING: handoff: could not notify ${h%%.*}; its entrypoint resumes repmgrd, which then finds the new primary"
   done
-  log "handoff: done in $(((${EPOCHREALTIME/./} - t0) / 1000)) ms; ${paused[*]%%.*} resume repmgrd once they see the new primary"
+  log "handoff: done in $(((${EPOCHREALTIME/./} - t0) / 1000)) ms; ${#followers[@]} standby(s) pointed at ${target%%.*}; ${paused[*]%%.*} resume repmgrd once they see the new primary"
   return 0
+}
+
+# Step 4: each follower ($2...) streams from the target $1 from now on: its primary_conninfo with
+# only the host changed, then a reload (primary_conninfo is reloadable since PostgreSQL 13: the
+# WAL receiver restarts with it). All at once, each bounded by the connect timeout.
+handoff_point_followers() {
+  local target=$1 h conninfo old_host
+  local -a jobs=()
+  shift
+  for h in "$@"; do
+    conninfo=${conninfo_of[$h]}
+    old_host=${conninfo#*host=\'}
+    old_host=${old_host%%\'*}
+    conninfo=${conninfo/host=\'$old_host\'/host=\'$target\'}
+    psql -X -At -q -v ON_ERROR_STOP=1 -d "$(peer_conninfo "$h")" \
+      -c "ALTER SYSTEM SET primary_conninfo = '${conninfo//\'/\'\'}'" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 &
+    jobs+=("$!")
+  done
+  ((${#jobs[@]} == 0)) || wait "${jobs[@]}"
 }
 
 # The metadata `repmgr standby promote` writes after a promotion, for node $1 (run on it):
@@ -164,4 +230,21 @@ pause_check() {
       ;;
   esac
   return 0
+}
+
+# A member standby's graceful stop (called for one only): its repmgr record is marked inactive on the primary it
+# streams from, as repmgrd itself does when it sees its standby shut down (repmgrd is stopped
+# first here, so it never sees it; it marks the record active again when it starts). Why: the
+# primary's fence and repmgrd's elections count only members whose record is active. Without
+# it, the members a scale-down removed stay active for the primary of the old member list, and
+# when one more member restarts in the roll that primary sees a minority of that list and
+# fences itself (5 -> 3: 2 of 5 reachable). Best effort, bounded by the connect timeout; a local
+# commit (under quorum commit the primary may be waiting for this very standby).
+announce_departure() {
+  [[ $PGHA_ROLE_TIER == member ]] || return 0
+  streaming_upstream_host || return 0
+  [[ -n $UPSTREAM_HOST ]] || return 0
+  peer_sql "$UPSTREAM_HOST" "BEGIN; SET LOCAL synchronous_commit = local;
+    UPDATE repmgr.nodes SET active = false WHERE node_id = $NODE_ID AND type = 'standby' AND active; COMMIT" >/dev/null ||
+    log "WARNING: could not mark this node's repmgr record inactive on ${UPSTREAM_HOST%%.*}"
 }

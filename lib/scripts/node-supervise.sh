@@ -41,16 +41,23 @@ ISOLATED_CHECKS=0
 fence_check() {
   [[ $PGHA_ROLE_TIER == member && $CURRENT_STATE == primary ]] || { ISOLATED_CHECKS=0; return 0; }
   local -a members others=()
-  local h sysid
+  local h sysid id inactive=''
   read -r -a members <<<"${PGHA_MEMBER_HOSTS:-}"
   for h in "${members[@]}"; do
     [[ $h == "$SELF_HOST" ]] || others+=("$h")
   done
+  # The members whose record is inactive here (none when the query fails: all count).
+  if local_query "SELECT node_id FROM repmgr.nodes WHERE NOT active AND type = 'standby'"; then
+    for h in "${others[@]}"; do
+      id=$(node_id_of_host "$h")
+      [[ " ${SESSION_ROWS[*]} " == *" $id "* ]] && inactive+=" $h"
+    done
+  fi
   gather_facts "${others[@]}"
   status_get "$OWN_STATUS" sysid
   sysid=$REPLY
   status_get "$OWN_STATUS" tli
-  decide_fence "${#members[@]}" "$sysid" "$REPLY" "$ISOLATED_CHECKS" "$PGHA_FENCE_CHECKS" "${FACTS[@]}" && fence "$REASON"
+  decide_fence "${#members[@]}" "$sysid" "$REPLY" "$ISOLATED_CHECKS" "$PGHA_FENCE_CHECKS" "$inactive" "${FACTS[@]}" && fence "$REASON"
   ISOLATED_CHECKS=$REPLY
   [[ $VERDICT == isolated ]] && log "fence: $REASON"
   return 0

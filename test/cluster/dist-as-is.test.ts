@@ -12,7 +12,7 @@ import { join } from 'path';
 import * as yaml from 'js-yaml';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadManifests, PodRuntime } from '../../podrt';
+import { loadManifests, PodRuntime, stateDir } from '../../podrt';
 import { BOUNDS } from './bounds';
 
 const ROOT = join(__dirname, '..', '..');
@@ -43,11 +43,23 @@ describe('GIVEN the committed dist/ and the Secrets `npm run credentials -- dist
       rmSync(dir, { recursive: true, force: true });
     }
     const expected = workloads.reduce((n, w) => n + (w.spec?.replicas ?? 1), 0);
-    await rt.waitFor(async () => ((await rt.pods(undefined, namespace)).filter((p) => p.ready).length >= expected ? true : undefined), {
-      timeoutMs: BOUNDS.allReadyMs,
-      intervalMs: 1000,
-      what: `${expected} Ready pods of dist/`,
-    });
+    let ready = 0;
+    try {
+      await rt.waitFor(async () => ((ready = (await rt.pods(undefined, namespace)).filter((p) => p.ready).length) >= expected ? true : undefined), {
+        timeoutMs: BOUNDS.allReadyMs,
+        intervalMs: 1000,
+        what: `${expected} Ready pods of dist/`,
+      });
+    } catch (error) {
+      // What is needed to diagnose a start that did not finish, without a rerun: each pod's
+      // state, the runtime's events and the end of each pod's log.
+      const pods = await rt.pods(undefined, namespace);
+      const lines = [`dist/ as is: ${ready} of ${expected} pods Ready`, ...pods.map((p) => `  ${JSON.stringify(p)}`)];
+      lines.push('events:', ...readFileSync(`${stateDir('dist-as-is')}/events.log`, 'utf8').trim().split('\n').slice(-60));
+      for (const p of pods) lines.push(`--- ${p.name} (last 30 lines)`, ...(await rt.logs(p.name, { namespace }).catch(() => '')).trim().split('\n').slice(-30));
+      console.log(lines.join('\n'));
+      throw error;
+    }
   });
   afterAll(async () => {
     expect(await rt?.down()).toEqual([]);

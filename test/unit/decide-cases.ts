@@ -15,8 +15,8 @@ const silent = (o: number) => facts({ host: m(o) });
 
 // decide_election SELF SYSID WAITED TIMEOUT FAILOVER_WAIT member...
 const elect = (self: number, waited: number, members: string[]) => [String(1000 + self), SYS, String(waited), '60', '50', ...members];
-// decide_fence N SYSID TLI CHECKS LIMIT peer...
-const fence = (n: number, tli: number, checks: number, peers: string[]) => [String(n), SYS, String(tli), String(checks), '2', ...peers];
+// decide_fence N SYSID TLI CHECKS LIMIT INACTIVE peer...
+const fence = (n: number, tli: number, checks: number, peers: string[], inactive: string[] = []) => [String(n), SYS, String(tli), String(checks), '2', inactive.join(' '), ...peers];
 // decide_scaledown ID N BASE ACTIVE ANSWERS SINCE NOW GRACE
 const scale = (id: number, active: 0 | 1, answers: 0 | 1, since: string, now: number) => [String(id), '3', '1000', String(active), String(answers), since, String(now), '20'];
 // decide_pause PRIMARY RECORD PRIM UP PASSES PAUSED MAX
@@ -71,6 +71,9 @@ export const CASES: DecisionCase[] = [
   { rule: 'a minority for two checks in a row fences', when: 'the second check in a row', fn: 'decide_fence', args: fence(3, 2, 1, [silent(1), silent(2)]), expect: { verdict: 'fence', reason: /cut off from the majority of the members \(1 of 3 reachable, 2 checks in a row\)/, reply: '2' } },
   { rule: 'a minority for two checks in a row fences', when: 'a majority again resets the count', fn: 'decide_fence', args: fence(3, 2, 1, [facts({ host: m(1), state: 'standby', tli: 2 }), silent(2)]), expect: { verdict: 'ok', reply: '0' } },
   { rule: 'a minority for two checks in a row fences', when: 'two of five is not a majority', fn: 'decide_fence', args: fence(5, 2, 0, [facts({ host: m(1), state: 'standby', tli: 2 }), silent(2), silent(3), silent(4)]), expect: { verdict: 'isolated', reply: '1' } },
+  { rule: 'a member whose record is inactive and that does not answer is not counted', when: 'the roll after a scale-down from 5 to 3: two removed members and one restarting left gracefully', fn: 'decide_fence', args: fence(5, 2, 1, [facts({ host: m(1), state: 'standby', tli: 2 }), silent(2), silent(3), silent(4)], [m(2), m(3), m(4)]), expect: { verdict: 'ok', reason: /2 of 2 members reachable; not counted, inactive in repmgr: pg-2 pg-3 pg-4/, reply: '0' } },
+  { rule: 'a member whose record is inactive and that does not answer is not counted', when: 'only the silent members that left count as gone: one restarting member left, two others are cut off', fn: 'decide_fence', args: fence(5, 2, 1, [facts({ host: m(1), state: 'standby', tli: 2 }), silent(2), silent(3), silent(4)], [m(4)]), expect: { verdict: 'fence', reason: /cut off from the majority of the members \(2 of 4 reachable, 2 checks in a row; not counted, inactive in repmgr: pg-4\)/ } },
+  { rule: 'a member whose record is inactive and that does not answer is not counted', when: 'an inactive member that answers counts (it is back, its repmgrd not yet)', fn: 'decide_fence', args: fence(3, 2, 0, [facts({ host: m(1), state: 'standby', tli: 2 }), silent(2)], [m(1)]), expect: { verdict: 'ok', reason: /^2 of 3 members reachable$/ } },
 
   // ---- scale-down
   { rule: 'a configured member is never unregistered', when: 'its ordinal is within the list, gone long ago', fn: 'decide_scaledown', args: scale(1002, 0, 0, '100', 1000), expect: { verdict: 'member' } },

@@ -19,15 +19,17 @@ const SCRIPTS = join(REPO_ROOT, 'lib', 'scripts');
 /** The files the entrypoint sources, in its order (read from it, so the test follows it). */
 const SOURCED = [...readFileSync(join(SCRIPTS, 'node-entrypoint.sh'), 'utf8').matchAll(/^source "\$HERE\/([a-z-]+\.sh)"/gm)].map((m) => m[1]);
 
-// Records every call as "<host or local>|<sql>" and answers from files: fail-<host> makes any
-// call to that host fail, lsn-<host> is its pg_last_wal_receive_lsn().
+// Records every call as "<host or local>|<sql>" (several -c joined by " ;; ") and answers from
+// files: fail-<host> makes any call to that host fail, lsn-<host> is its
+// pg_last_wal_receive_lsn(). A standby streams with a primary_conninfo naming pg-0.
 const STUB_PSQL = `#!/bin/bash
 d=local sql=
-while (($#)); do case $1 in -d) d=$2; shift ;; -c) sql=$2; shift ;; esac; shift; done
+while (($#)); do case $1 in -d) d=$2; shift ;; -c) sql+="\${sql:+ ;; }$2"; shift ;; esac; shift; done
 case $d in host=*) h=\${d#host=}; h=\${h%% *} ;; *) h=local ;; esac
-echo "$h|$sql" >>"$STUB_DIR/calls"
+echo "$h|\${sql//$'\\n'/ }" >>"$STUB_DIR/calls"
 [[ -e $STUB_DIR/fail-$h ]] && exit 2
 case $sql in
+  *"primary_conninfo')"*) printf "\\nconninfo=user=repmgr host='pg-0.pg-hl.db.svc.cluster.local' application_name=%s\\n" "\${h%%.*}" ;;
   *repmgrd_pause*|*pg_promote*) echo t ;;
   *pg_last_wal_receive_lsn*) cat "$STUB_DIR/lsn-$h" 2>/dev/null ;;
 esac
@@ -84,7 +86,7 @@ describe('handoff: GIVEN the primary pg-0 stopping gracefully, with member stand
   const calls = () => (existsSync(join(dir, 'calls')) ? readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n') : []);
   const to = (o: number, sql: RegExp) => calls().filter((c) => c.startsWith(`${host(o)}|`) && sql.test(c));
 
-  it('WHEN both hold the shutdown checkpoint THEN it pauses both, stops, promotes the lowest ordinal and tells the other to follow', async () => {
+  it('WHEN both hold the shutdown checkpoint THEN it pauses both, stops, promotes the lowest ordinal and points the other at it', async () => {
     writeFileSync(join(dir, `lsn-${host(1)}`), '0/50000A0\n');
     writeFileSync(join(dir, `lsn-${host(2)}`), '0/50000A0\n');
     const out = await run();
@@ -94,7 +96,14 @@ describe('handoff: GIVEN the primary pg-0 stopping gracefully, with member stand
     expect(calls()).toContain('pg_ctl -D ' + join(dir, 'pgdata') + ' -w -t 300 -m fast stop');
     expect(to(1, /pg_promote/)).toHaveLength(1);
     expect(to(2, /pg_promote/)).toHaveLength(0);
-    expect(to(2, /notify_follow_primary\(1001\)/)).toHaveLength(1);
+    // The other standby is pointed, not notified (a paused repmgrd ignores the notification).
+    expect(to(2, /notify_follow_primary/)).toHaveLength(0);
+    // The other standby is pointed at the new primary at once: its slot and record there, then
+    // its primary_conninfo with only the host changed, and a reload.
+    expect(to(1, /pg_create_physical_replication_slot.*'repmgr_slot_1002'.*upstream_node_id = 1001 WHERE node_id IN \(1002\)/)).toHaveLength(1);
+    expect(to(2, /ALTER SYSTEM SET primary_conninfo = 'user=repmgr host=''pg-1\.pg-hl\.db\.svc\.cluster\.local'' application_name=pg-2' ;; SELECT pg_reload_conf\(\)/)).toHaveLength(1);
+    expect(to(1, /ALTER SYSTEM/)).toHaveLength(0);
+    expect(out).toMatch(/handoff: done in \d+ ms; 1 standby\(s\) pointed at pg-1/);
     expect(out).toMatch(/handoff: pg-1 promoted \d+ ms after SIGTERM \(it received WAL up to 0\/50000A0, past the shutdown checkpoint 0\/5000028\)/);
     // Pauses come before the stop: no repmgrd may elect while the primary goes.
     const all = calls();
@@ -107,7 +116,7 @@ describe('handoff: GIVEN the primary pg-0 stopping gracefully, with member stand
     writeFileSync(join(dir, `lsn-${host(2)}`), '0/50000A0\n');
     expect(await run()).toContain('rc=0');
     expect(to(2, /pg_promote/)).toHaveLength(1);
-    expect(to(1, /notify_follow_primary\(1002\)/)).toHaveLength(1);
+    expect(to(1, /ALTER SYSTEM SET primary_conninfo = 'user=repmgr host=''pg-2\.pg-hl\.db\.svc\.cluster\.local'' application_name=pg-1'/)).toHaveLength(1);
   });
 
   it('WHEN the first candidate is behind the shutdown checkpoint THEN the next one is promoted', async () => {

@@ -2,6 +2,8 @@
  * The pure renderers (lib/render), tested from resolved models without cdk8s: every rendered
  * file is parsed back (`key = value` lines, hba columns) and the parsed values are asserted.
  */
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { describe, expect, it } from 'vitest';
 import type { PostgresClusterProps } from '../../lib/model/props';
 import { resolveCluster } from '../../lib/model/resolve-cluster';
@@ -14,7 +16,7 @@ import { renderPgpoolConf } from '../../lib/render/pgpool-conf';
 import { renderPoolHbaConf } from '../../lib/render/pool-hba-conf';
 import { renderPostgresqlConf, synchronousStandbyNames } from '../../lib/render/postgresql-conf';
 import { renderRepmgrConf } from '../../lib/render/repmgr-conf';
-import { parseConf, parseConfRaw, parseHba } from './helpers';
+import { parseConf, parseConfRaw, parseHba, REPO_ROOT } from './helpers';
 
 function model(props: PostgresClusterProps = {}, namespace = 'db'): ResolvedCluster {
   return resolveCluster(props, 'c', namespace);
@@ -247,9 +249,9 @@ describe('repmgr.conf: GIVEN a tier WHEN rendered THEN the common repmgr setting
     ['primary_visibility_consensus', 'on'],
     ['standby_disconnect_on_failover', 'off'],
     ['degraded_monitoring_timeout', '-1'],
-    ['service_start_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 start -l /dev/stderr'],
+    ['service_start_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 start -l /run/pgha/postgres.log'],
     ['service_stop_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 stop -m fast'],
-    ['service_restart_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 restart -m fast -l /dev/stderr'],
+    ['service_restart_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 restart -m fast -l /run/pgha/postgres.log'],
     ['service_reload_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 reload'],
     ['service_promote_command', 'pg_ctl -D /var/lib/postgresql/data/pgdata -w -t 3600 promote'],
     ['log_level', 'INFO'],
@@ -263,6 +265,16 @@ describe('repmgr.conf: GIVEN a tier WHEN rendered THEN the common repmgr setting
   it('every pg_ctl service command waits up to an hour (-w -t 3600) on the PGDATA of the pod', () => {
     const commands = ['service_start_command', 'service_stop_command', 'service_restart_command', 'service_reload_command', 'service_promote_command'].map((k) => conf.get(k) ?? '');
     for (const command of commands) expect(command.startsWith(`pg_ctl -D ${NODE_PATHS.pgdata} -w -t 3600 `), command).toBe(true);
+  });
+
+  // A server that repmgr starts (rejoin, follow) outlives repmgr: with -l /dev/stderr it
+  // logged into repmgr's output pipe and every later line of PostgreSQL was lost.
+  it('PostgreSQL started by repmgr logs into the FIFO the entrypoint drains (node-env.sh PG_LOG_FIFO), not into repmgr\'s output', () => {
+    const env = readFileSync(join(REPO_ROOT, 'lib', 'scripts', 'node-env.sh'), 'utf8');
+    const runDir = /: "\$\{PGHA_RUN_DIR:=([^}]+)\}"/.exec(env)?.[1];
+    const fifo = /^PG_LOG_FIFO=\$RUN_DIR\/(\S+)$/m.exec(env)?.[1];
+    expect(`${runDir}/${fifo}`).toBe(NODE_PATHS.postgresLog);
+    for (const key of ['service_start_command', 'service_restart_command']) expect(conf.get(key)).toMatch(new RegExp(` -l ${NODE_PATHS.postgresLog}$`));
   });
 
   it('failover timing comes from the failover props', () => {
