@@ -66,8 +66,8 @@ decide_handoff_candidate() {
 # fences when a member of its cluster publishes a newer timeline (another node was promoted
 # after it), or when it reaches fewer than a majority (itself included) on $5 checks in a row.
 # An inactive member that does not answer is left out of the count: repmgrd's elections leave
-# it out too (they count active records), and one that comes back marks itself active on the
-# primary before its repmgrd runs. One that answers counts. VERDICT fence | isolated | ok;
+# it out too (they count active records), and its repmgrd marks it active again when it
+# starts. One that answers counts. VERDICT fence | isolated | ok;
 # REPLY: the checks in a row now.
 decide_fence() {
   local n=$1 mysysid=$2 mytli=$3 checks=$4 limit=$5 inactive=" $6 " line state tli majority reachable=1 left=''
