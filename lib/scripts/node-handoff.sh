@@ -105,14 +105,19 @@ handoff() {
     handoff_unpause "${paused[@]}"
     return 1
   fi
-  tid=$(node_id_of_host "$target")
+  # Between the shutdown and pg_promote() every process start counts (about a second each on
+  # a loaded machine): node ids are computed inline (node_id_of_host without its fork).
+  local pod=${target%%.*} id
+  tid=$((PGHA_NODE_ID_BASE + ${pod##*-}))
   local -a followers=()
   local slots='' ids=''
   for h in "${paused[@]}"; do
     [[ $h == "$target" || -z ${conninfo_of[$h]:-} ]] && continue
     followers+=("$h")
-    slots+="${slots:+,}'repmgr_slot_$(node_id_of_host "$h")'"
-    ids+="${ids:+,}$(node_id_of_host "$h")"
+    pod=${h%%.*}
+    id=$((PGHA_NODE_ID_BASE + ${pod##*-}))
+    slots+="${slots:+,}'repmgr_slot_$id'"
+    ids+="${ids:+,}$id"
   done
   # One session on the target: pg_promote() (it waits for the promotion), then the followers'
   # slots, the metadata `repmgr standby promote` writes, and the followers' upstream. Local
