@@ -80,10 +80,15 @@ priority_of() {
 }
 
 # Node id of a host of this node's tier (PGHA_NODE_ID_BASE): the ordinal is the last '-' part of
-# the first label.
-node_id_of_host() {
+# the first label. node_id_reply sets REPLY, for loops and paths where a command substitution's
+# fork counts (the supervision pass, the handoff between shutdown and promotion).
+node_id_reply() {
   local pod=${1%%.*}
-  printf '%s' $((PGHA_NODE_ID_BASE + ${pod##*-}))
+  REPLY=$((PGHA_NODE_ID_BASE + ${pod##*-}))
+}
+node_id_of_host() {
+  node_id_reply "$1"
+  printf '%s' "$REPLY"
 }
 
 # The binaries' directory: repmgr needs it for pg_ctl, pg_rewind and pg_basebackup. Resolve

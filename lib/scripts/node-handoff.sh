@@ -106,18 +106,17 @@ handoff() {
     return 1
   fi
   # Between the shutdown and pg_promote() every process start counts (about a second each on
-  # a loaded machine): node ids are computed inline (node_id_of_host without its fork).
-  local pod=${target%%.*} id
-  tid=$((PGHA_NODE_ID_BASE + ${pod##*-}))
+  # a loaded machine): node ids without a fork (node_id_reply).
+  node_id_reply "$target"
+  tid=$REPLY
   local -a followers=()
   local slots='' ids=''
   for h in "${paused[@]}"; do
     [[ $h == "$target" || -z ${conninfo_of[$h]:-} ]] && continue
     followers+=("$h")
-    pod=${h%%.*}
-    id=$((PGHA_NODE_ID_BASE + ${pod##*-}))
-    slots+="${slots:+,}'repmgr_slot_$id'"
-    ids+="${ids:+,}$id"
+    node_id_reply "$h"
+    slots+="${slots:+,}'repmgr_slot_$REPLY'"
+    ids+="${ids:+,}$REPLY"
   done
   # One session on the target: pg_promote() (it waits for the promotion), then the followers'
   # slots, the metadata `repmgr standby promote` writes, and the followers' upstream. Local

@@ -41,7 +41,7 @@ ISOLATED_CHECKS=0
 fence_check() {
   [[ $PGHA_ROLE_TIER == member && $CURRENT_STATE == primary ]] || { ISOLATED_CHECKS=0; return 0; }
   local -a members others=()
-  local h sysid pod inactive=''
+  local h sysid inactive=''
   read -r -a members <<<"${PGHA_MEMBER_HOSTS:-}"
   for h in "${members[@]}"; do
     [[ $h == "$SELF_HOST" ]] || others+=("$h")
@@ -49,9 +49,8 @@ fence_check() {
   # The members whose record is inactive here (none when the query fails: all count).
   if local_query "SELECT node_id FROM repmgr.nodes WHERE NOT active AND type = 'standby'"; then
     for h in "${others[@]}"; do
-      # node_id_of_host, without the fork of a command substitution (every pass).
-      pod=${h%%.*}
-      [[ " ${SESSION_ROWS[*]} " == *" $((PGHA_NODE_ID_BASE + ${pod##*-})) "* ]] && inactive+=" $h"
+      node_id_reply "$h"
+      [[ " ${SESSION_ROWS[*]} " == *" $REPLY "* ]] && inactive+=" $h"
     done
   fi
   gather_facts "${others[@]}"
