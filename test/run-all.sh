@@ -47,6 +47,8 @@ PGHA_VERSION_SET=$DEFAULT_SET npx vitest run --project runtime --no-file-paralle
 echo "== cluster tests, version set ${DEFAULT_SET} (the default): every scenario"
 PGHA_VERSION_SET=$DEFAULT_SET npx vitest run --project cluster --no-file-parallelism
 for set in "${OTHER_SETS[@]}"; do
+  echo "== image facts, version set ${set}: the uids, binaries and interpreter each recipe's image must hold"
+  PGHA_VERSION_SET=$set npx vitest run --project runtime podrt/image-facts.test.ts
   echo "== cluster tests, version set ${set}: ${SUBSET[*]##*/}"
   PGHA_VERSION_SET=$set npx vitest run --project cluster --no-file-parallelism "${SUBSET[@]}"
 done

@@ -12,16 +12,23 @@
  * One cluster serves every run (the runs follow each other once the cluster converged).
  * Absolute times depend on the machine's load (other jobs run here): compare within one run.
  *
- *   npx tsx bench/failover/run.ts [--runs 5] [--scenarios kill,delete,partition] [--mode async|quorum] [--out FILE]
+ * For `kill`, where the time went, from the pods' own log lines (PostgreSQL's in ms, repmgr's and
+ * the entrypoints' in s): repmgrd noticing, the new primary's promotion, the other member standby
+ * streaming from it, the old primary streaming again.
+ *
+ *   npx tsx bench/failover/run.ts [--runs 5] [--scenarios kill,delete,partition] [--mode async|quorum]
+ *                                 [--cpu-hog N] [--out FILE]
+ * `--cpu-hog N` keeps N busy processes (a shell loop, no forks) on the host for the whole run:
+ * with 1 on a 2-core machine, one core is taken from the cluster.
  * Needs root (the pod runtime).
  */
-import { execFileSync } from 'child_process';
-import { writeFileSync } from 'fs';
+import { execFileSync, spawn, type ChildProcess } from 'child_process';
+import { mkdirSync, writeFileSync } from 'fs';
 import { cpus, release } from 'os';
 import { versionSet } from '../../podrt';
 import { ExampleCluster } from '../../test/cluster/harness';
 import { closeForward, waitConverged, waitStreaming } from '../../test/cluster/lifecycle';
-import { dumpLogs, entrypointHistory, newestPodLog } from '../../test/cluster/logs';
+import { dumpLogs, entrypointHistory, firstLineAfter, linesSince, newestPodLog } from '../../test/cluster/logs';
 import { underLoad } from '../../test/cluster/workload';
 
 const args = process.argv.slice(2);
@@ -33,6 +40,21 @@ const RUNS = Number(arg('runs', '5'));
 const SCENARIOS = arg('scenarios', 'kill,delete,partition').split(',');
 const MODE = arg('mode', 'async');
 const OUT = arg('out', '');
+const CPU_HOG = Number(arg('cpu-hog', '0'));
+
+/** ms from the fault to each step of a kill's failover; undefined when the step's line was not found. */
+interface KillBreakdown {
+  /** a member standby's repmgrd first failed to reach the primary (1 s resolution) */
+  detectedMs?: number;
+  /** the new primary selected its new timeline (PostgreSQL, ms) */
+  promotedMs?: number;
+  /** the other member standby streams from the new primary (PostgreSQL, ms) */
+  otherFollowsMs?: number;
+  /** how the other standby switched: restarted, or only reconnected its WAL receiver */
+  otherHow?: string;
+  /** the old primary's new pod streams from the new primary (PostgreSQL, ms) */
+  oldReturnsMs?: number;
+}
 
 interface Sample {
   scenario: string;
@@ -45,6 +67,57 @@ interface Sample {
   readErrors: number;
   extraMs?: number;
   extra?: string;
+  breakdown?: KillBreakdown;
+}
+
+/** A run slower than this keeps every pod's whole log for reading afterwards (a partition waits ~10 s by design). */
+const slowMs = (scenario: string) => (scenario === 'partition' ? 20_000 : 10_000);
+
+async function keepLogs(cluster: ExampleCluster, name: string, run: Awaited<ReturnType<typeof underLoad>>): Promise<void> {
+  const dir = `/tmp/bench-failover-logs/${name}`;
+  mkdirSync(dir, { recursive: true });
+  // What the clients saw, ms after the fault: every insert (outcome, server, timeline, error)
+  // and every failed connect, to lay beside the pods' log lines.
+  const at = (t: number) => t - run.t0;
+  const lines = [
+    `fault at ${new Date(run.t0).toISOString()}`,
+    ...run.workload.records.filter((r) => r.end >= run.t0 - 2_000).map((r) => `${at(r.start)}..${at(r.end)} writer ${r.writer} ${r.outcome}${r.server ? ` ${r.server} tli ${r.tli}` : ''}${r.error ? ` ${r.error}` : ''}`),
+    ...run.workload.connectErrors.filter((e) => e.at >= run.t0 - 2_000).map((e) => `${at(e.at)} connect failed: ${e.error}`),
+  ];
+  writeFileSync(`${dir}/clients.txt`, `${lines.join('\n')}\n`);
+  for (const pod of [...cluster.members, ...cluster.cascades, ...(await cluster.pgpoolPods().catch(() => []))]) {
+    writeFileSync(`${dir}/${pod}.log`, await entrypointHistory(cluster, pod));
+  }
+  console.log(`slow run: every pod's log kept in ${dir}`);
+}
+
+async function killBreakdown(cluster: ExampleCluster, before: string, t0: number): Promise<KillBreakdown> {
+  const after = await cluster.primary();
+  const logs = new Map<string, string>();
+  for (const m of cluster.members) logs.set(m, await entrypointHistory(cluster, m));
+  const since = (t: number | undefined) => (t === undefined ? undefined : t - t0);
+  const newLog = after ? logs.get(after)! : '';
+  const newTimeline = linesSince(newLog, t0).map(({ line }) => /selected new timeline ID: (\d+)/.exec(line)?.[1]).find(Boolean);
+  // A walreceiver that connects logs "started streaming WAL"; one that switched to the new
+  // timeline on the same connection, "restarted WAL streaming".
+  const streaming = newTimeline ? new RegExp(`(started streaming WAL from primary|restarted WAL streaming) at \\S+ on timeline ${newTimeline}\\b`) : /$^/;
+  const others = cluster.members.filter((m) => m !== before && m !== after);
+  const detected = Math.min(...cluster.members.filter((m) => m !== before).map((m) => firstLineAfter(logs.get(m)!, /unable to (ping|connect to upstream)/, t0) ?? Infinity));
+  const other = others[0];
+  const otherFollows = other ? firstLineAfter(logs.get(other)!, streaming, t0) : undefined;
+  const otherLines = other && otherFollows !== undefined ? linesSince(logs.get(other)!, t0).filter(({ t }) => t <= otherFollows) : [];
+  const otherHow = !other ? 'none'
+    : otherFollows === undefined ? 'not seen'
+      : otherLines.some(({ line }) => /database system is shut down|received fast shutdown/.test(line)) ? 'restarted'
+        : otherLines.some(({ line }) => /received SIGHUP/.test(line)) ? 'reloaded primary_conninfo' : 'reconnected';
+  return {
+    // A line of 1 s resolution in the second of the fault reads as before it: 0.
+    detectedMs: Number.isFinite(detected) ? Math.max(0, detected - t0) : undefined,
+    promotedMs: since(firstLineAfter(newLog, /selected new timeline ID/, t0)),
+    otherFollowsMs: since(otherFollows),
+    otherHow,
+    oldReturnsMs: since(firstLineAfter(logs.get(before)!, streaming, t0)),
+  };
 }
 
 function median(v: number[]): number {
@@ -62,6 +135,9 @@ async function stillPrimary(cluster: ExampleCluster, pod: string): Promise<boole
 }
 
 async function main(): Promise<void> {
+  const hogs: ChildProcess[] = [];
+  for (let i = 0; i < CPU_HOG; i++) hogs.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+  process.on('exit', () => hogs.forEach((h) => h.kill('SIGKILL')));
   // The product's default Pgpool-II sizing (32 children per pod), not the test clusters' smaller
   // one: the figures compare with earlier runs and are what a user gets.
   const cluster = await ExampleCluster.start('bench-failover', {
@@ -120,7 +196,9 @@ async function main(): Promise<void> {
           await cluster.rt.heal().catch(() => undefined);
           continue;
         }
+        let breakdown: KillBreakdown | undefined;
         if (scenario === 'kill') {
+          breakdown = await killBreakdown(cluster, before, r.t0);
           const log = await newestPodLog(cluster, before);
           extra += /clone: repmgr standby clone|re-clone/.test(log) ? ' (RE-CLONED)' : ' (rejoin, no clone)';
         }
@@ -146,8 +224,10 @@ async function main(): Promise<void> {
           readErrors: s.readErrors,
           extraMs,
           extra,
+          breakdown,
         };
         samples.push(sample);
+        if (sample.firstAckMs > slowMs(scenario)) await keepLogs(cluster, `${scenario}-${run}`, r);
         console.log(JSON.stringify(sample), r.verdict.splitBrain.length ? `SPLIT BRAIN: ${r.verdict.splitBrain.join('; ')}` : '');
         if (OUT) writeFileSync(OUT, JSON.stringify(samples, null, 1));
       }
@@ -162,7 +242,8 @@ async function main(): Promise<void> {
   }
   const cpu = cpus()[0]?.model ?? '?';
   console.log(`\nmachine: nproc ${cpus().length}, ${cpu}, kernel ${release()}, ${new Date().toISOString()}, ${execFileSync('uptime').toString().trim()}`);
-  console.log(`versions (version set ${versionSet()}, ${MODE}): ${cluster.versions.postgresFull}, ${cluster.versions.repmgr}, ${cluster.versions.pgpoolFull}`);
+  hogs.forEach((h) => h.kill('SIGKILL'));
+  console.log(`versions (version set ${versionSet()}, ${MODE}${CPU_HOG ? `, ${CPU_HOG} busy process(es) beside the cluster` : ''}): ${cluster.versions.postgresFull}, ${cluster.versions.repmgr}, ${cluster.versions.pgpoolFull}`);
   console.log('| scenario | runs | first ack after fault, ms: median (min-max) | lost acked writes (per run) | client errors per run: median (min-max) | other |');
   console.log('|---|---|---|---|---|---|');
   for (const scenario of SCENARIOS) {
@@ -176,6 +257,18 @@ async function main(): Promise<void> {
       `| ${scenario} | ${ss.length}${all.length > ss.length ? ` (+${all.length - ss.length} failed)` : ''} | ${median(fa)} (${Math.min(...fa)}-${Math.max(...fa)}) | ${ss.map((s) => s.lost).join(', ')} | ` +
         `${median(errs)} (${Math.min(...errs)}-${Math.max(...errs)}) | ${ss[0].extra?.replace(/ \(.*\)/, '').replace(/ AS PRIMARY.*/, '')}: median ${median(ex)} ms (${Math.min(...ex)}-${Math.max(...ex)}); ${[...new Set(ss.map((s) => s.extra))].join('; ')} |`,
     );
+  }
+  const kills = samples.filter((s) => s.breakdown && !Number.isNaN(s.firstAckMs));
+  if (kills.length) {
+    const col = (f: (s: Sample) => number | undefined) => {
+      const v = kills.map(f).filter((x): x is number => x !== undefined);
+      return v.length ? `${median(v)} (${Math.min(...v)}-${Math.max(...v)})${v.length < kills.length ? ` [${kills.length - v.length} not found]` : ''}` : 'not found';
+    };
+    console.log('\nkill, where the time went (ms after the fault: median (min-max))');
+    console.log('| repmgrd noticed (1 s) | new primary promoted | other standby streams from it | first write acknowledged | old primary streams again |');
+    console.log('|---|---|---|---|---|');
+    console.log(`| ${col((s) => s.breakdown!.detectedMs)} | ${col((s) => s.breakdown!.promotedMs)} | ${col((s) => s.breakdown!.otherFollowsMs)} | ${col((s) => s.firstAckMs)} | ${col((s) => s.breakdown!.oldReturnsMs)} |`);
+    console.log(`other standby: ${kills.map((s) => s.breakdown!.otherHow).join(', ')}`);
   }
   process.exit(0);
 }

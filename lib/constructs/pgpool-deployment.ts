@@ -34,9 +34,6 @@ export interface PgpoolDeploymentProps {
   readonly serviceAccountName: string;
 }
 
-/** Seconds a Pgpool-II pod gets between SIGTERM and SIGKILL. */
-export const PGPOOL_TERMINATION_GRACE_SECONDS = 30;
-
 export class PgpoolDeployment extends Construct {
   /** The rendered files of the Pgpool-II ConfigMap. */
   public readonly configData: Readonly<Record<string, string>>;
@@ -76,6 +73,10 @@ export class PgpoolDeployment extends Construct {
         { name: 'PGHA_PCP_PORT', value: String(pp.pcpPort) },
         { name: 'PGHA_CONNECT_TIMEOUT', value: String(cluster.timing.connectTimeoutSeconds) },
         { name: 'PGHA_HEALTH_PORT', value: String(HEALTH_PORT) },
+        // On SIGTERM: not ready but serving this long, then a smart shutdown that lets open
+        // sessions end for PGHA_DRAIN_SECONDS, then a fast one.
+        { name: 'PGHA_LEAVE_SERVICE_SECONDS', value: String(pp.leaveServiceSeconds) },
+        { name: 'PGHA_DRAIN_SECONDS', value: String(pp.drainSeconds) },
       ],
       ports: [
         { name: 'postgresql', containerPort: pp.port, protocol: 'TCP' },
@@ -124,7 +125,7 @@ export class PgpoolDeployment extends Construct {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             securityContext: podSecurityContext(PGPOOL_UID),
-            terminationGracePeriodSeconds: PGPOOL_TERMINATION_GRACE_SECONDS,
+            terminationGracePeriodSeconds: pp.terminationGracePeriodSeconds,
             ...spreading(cluster, { matchLabels: selector }),
             ...placement(cluster),
             containers: [container],

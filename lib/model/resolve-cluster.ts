@@ -65,6 +65,15 @@ const CHECK_CONNECTIONS_PER_PGPOOL_POD = 3;
 /** Probes, repmgr command-line calls and an operator's psql session. */
 const SPARE_CONNECTIONS = 5;
 const PGPOOL_MAX_SURGE = 1;
+/**
+ * A stopping Pgpool-II pod keeps accepting sessions this long after SIGTERM, with its readiness
+ * failing: Kubernetes drops a terminating pod from the Service's endpoints at once, but
+ * kube-proxy on every node applies that a moment later, and a client sent there meanwhile must
+ * still get a session.
+ */
+const PGPOOL_LEAVE_SERVICE_SECONDS = 3;
+/** What a fast shutdown of Pgpool-II needs after the drain: children exit at once on SIGINT. */
+const PGPOOL_FAST_SHUTDOWN_SECONDS = 5;
 
 /** Layer names that would collide with a name the cluster derives itself. */
 const RESERVED_LAYER_NAMES = ['node', 'witness', 'pgpool', 'postgres', 'credentials'];
@@ -551,6 +560,19 @@ export function resolveCluster(
   checkInteger(maxPool, 'pgpool.maxPool', 1, 64);
   const maxReplicationDelayBytes = pp.maxReplicationDelayBytes ?? 10 * 1024 * 1024;
   checkInteger(maxReplicationDelayBytes, 'pgpool.maxReplicationDelayBytes', 0, Number.MAX_SAFE_INTEGER);
+  const drainSeconds = pp.drainSeconds ?? 15;
+  checkInteger(drainSeconds, 'pgpool.drainSeconds', 0, 3600);
+  const pgpoolGraceSeconds = pp.terminationGracePeriodSeconds ?? 30;
+  checkInteger(pgpoolGraceSeconds, 'pgpool.terminationGracePeriodSeconds', 1, 86400);
+  const stopSeconds = PGPOOL_LEAVE_SERVICE_SECONDS + drainSeconds + PGPOOL_FAST_SHUTDOWN_SECONDS;
+  check(
+    stopSeconds <= pgpoolGraceSeconds,
+    'pgpool.drainSeconds',
+    `a stopping Pgpool-II pod needs ${PGPOOL_LEAVE_SERVICE_SECONDS} s to leave the Service + ${drainSeconds} s of drain + ` +
+      `${PGPOOL_FAST_SHUTDOWN_SECONDS} s for the fast shutdown = ${stopSeconds} s, more than pgpool.terminationGracePeriodSeconds (${pgpoolGraceSeconds} s): ` +
+      'Kubernetes would SIGKILL it in the middle of the drain',
+    `Lower pgpool.drainSeconds to ${Math.max(0, pgpoolGraceSeconds - PGPOOL_LEAVE_SERVICE_SECONDS - PGPOOL_FAST_SHUTDOWN_SECONDS)} or less, or raise pgpool.terminationGracePeriodSeconds to ${stopSeconds} or more.`,
+  );
 
   const repmgrNodes = tiers.reduce((sum, t) => sum + t.replicas, 0);
   const budget = connectionBudget(pgpoolReplicas + PGPOOL_MAX_SURGE, numInitChildren, maxPool, repmgrNodes, maxConnections);
@@ -638,6 +660,9 @@ export function resolveCluster(
       loadBalancing: pp.loadBalancing ?? true,
       statementLevelLoadBalancing: pp.statementLevelLoadBalancing ?? false,
       maxReplicationDelayBytes,
+      leaveServiceSeconds: PGPOOL_LEAVE_SERVICE_SECONDS,
+      drainSeconds,
+      terminationGracePeriodSeconds: pgpoolGraceSeconds,
       backends,
       resources: resolveResources('pgpool.resources', pp.resources, { cpu: '100m', memory: '128Mi', memoryLimit: '512Mi' }),
       port: POSTGRES_PORT,

@@ -56,6 +56,11 @@ export interface ResolvedPgpool {
   readonly loadBalancing: boolean;
   readonly statementLevelLoadBalancing: boolean;
   readonly maxReplicationDelayBytes: number;
+  /** Seconds a stopping pod keeps serving, not ready, while the Service drops it. */
+  readonly leaveServiceSeconds: number;
+  /** Seconds open sessions get to end after that (smart shutdown), before a fast shutdown. */
+  readonly drainSeconds: number;
+  readonly terminationGracePeriodSeconds: number;
   readonly backends: readonly ResolvedBackend[];
   readonly resources: ResolvedResources;
   readonly port: number;

@@ -13,7 +13,6 @@ export function renderRepmgrConf(cluster: ResolvedCluster, tier: ResolvedTier): 
   // A start after a crash replays WAL first; a timeout here would turn a slow but healthy
   // recovery into a failed rejoin and a full re-clone.
   const pgctl = `pg_ctl -D ${NODE_PATHS.pgdata} -w -t 3600`;
-  const repmgr = `repmgr -f ${NODE_PATHS.repmgrConf}`;
   return renderConf(
     [
       `repmgr.conf (common part) for tier "${tier.statefulSetName}" of cluster "${cluster.name}".`,
@@ -37,10 +36,12 @@ export function renderRepmgrConf(cluster: ResolvedCluster, tier: ResolvedTier): 
           // Automatic on every tier: a cascading node with priority 0 is never promoted, but
           // repmgrd still makes it follow its upstream's parent when its upstream fails.
           setting('failover', 'automatic'),
-          // The wrapper refuses when a reachable sibling holds more WAL, then runs
-          // `repmgr standby promote` (why: lib/scripts/node-promote.sh).
+          // Refuses when a reachable sibling holds more WAL, else pg_promote() and the repmgr
+          // record, faster than `repmgr standby promote` (why: lib/scripts/node-promote.sh).
           setting('promote_command', `bash ${NODE_PATHS.scripts}/node-promote.sh`),
-          setting('follow_command', `${repmgr} standby follow --log-to-file --upstream-node-id=%n`),
+          // Points the WAL receiver at the new primary with three sessions, falling back to
+          // `repmgr standby follow` for anything unusual (why: lib/scripts/node-follow.sh).
+          setting('follow_command', `bash ${NODE_PATHS.scripts}/node-follow.sh %n`),
           setting('monitor_interval_secs', t.monitorIntervalSeconds),
           setting('reconnect_attempts', t.reconnectAttempts),
           setting('reconnect_interval', t.reconnectIntervalSeconds),

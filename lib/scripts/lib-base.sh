@@ -52,12 +52,16 @@ term_check() {
 # on_signal writes to. Returns at once when SIGTERM arrived, and acts on it.
 nap() {
   term_check
-  if [[ -z $NAP_FD ]]; then
-    rm -f "$NAP_FIFO"
-    mkfifo -m 0600 "$NAP_FIFO" && exec {NAP_FD}<>"$NAP_FIFO"
-  fi
+  nap_open
   read -r -t "$1" -u "$NAP_FD" _
   term_check
+}
+
+# The FIFO nap reads from, opened once (a SIGTERM handler may need it before the first nap).
+nap_open() {
+  [[ -n $NAP_FD ]] && return 0
+  rm -f "$NAP_FIFO"
+  mkfifo -m 0600 "$NAP_FIFO" && exec {NAP_FD}<>"$NAP_FIFO"
 }
 
 # Runs a long command as a background child, so SIGTERM ends the wait at once (bash defers

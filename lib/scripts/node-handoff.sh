@@ -167,18 +167,6 @@ handoff_point_followers() {
   ((${#jobs[@]} == 0)) || wait "${jobs[@]}"
 }
 
-# The metadata `repmgr standby promote` writes after a promotion, for node $1 (run on it):
-# the old primary's record inactive, this one primary without upstream, a standby_promote
-# event with details $2. synchronous_commit local: under quorum commit the new primary has
-# no standby yet, and the commit would wait for one.
-primary_record_sql() {
-  printf "BEGIN; SET LOCAL synchronous_commit = local;
-    UPDATE repmgr.nodes SET active = false WHERE type = 'primary' AND node_id <> %s;
-    UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL, active = true WHERE node_id = %s;
-    INSERT INTO repmgr.events (node_id, event, successful, details) VALUES (%s, 'standby_promote', true, '%s');
-    COMMIT" "$1" "$1" "$1" "${2//\'/}"
-}
-
 handoff_unpause() {
   local h
   for h in "$@"; do

@@ -23,6 +23,18 @@ repmgr_sql() {
   psql -X -At -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "$*"
 }
 
+# The metadata `repmgr standby promote` writes after a promotion, for node $1 (run on it):
+# the old primary's record inactive, this one primary without upstream, a standby_promote
+# event with details $2. synchronous_commit local: under quorum commit the new primary has
+# no standby yet, and the commit would wait for one.
+primary_record_sql() {
+  printf "BEGIN; SET LOCAL synchronous_commit = local;
+    UPDATE repmgr.nodes SET active = false WHERE type = 'primary' AND node_id <> %s;
+    UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL, active = true WHERE node_id = %s;
+    INSERT INTO repmgr.events (node_id, event, successful, details) VALUES (%s, 'standby_promote', true, '%s');
+    COMMIT" "$1" "$1" "$1" "${2//\'/}"
+}
+
 # The same through a session kept open (lib-session.sh), for the supervision loop: rows in
 # SESSION_ROWS. One retry on a new session covers a server restarted since the last query.
 # The session is on the repmgr database, which every node has once it serves (its instance-wide

@@ -2,20 +2,30 @@
 # repmgrd's promote_command (repmgr.conf): run on the member standby that has just won
 # repmgrd's election, with repmgrd's environment (the container's). Exit 0 = promoted.
 #
-# Why a wrapper around `repmgr standby promote`: repmgrd's own guard against promoting a
-# standby that is behind a sibling, standby_disconnect_on_failover, stops every WAL receiver
-# before the election compares positions. In repmgr 5.3 it costs 7-12 s whenever the old
-# primary went silent instead of dying (a partition, a freeze): a fixed 5 s sleep before it
-# stops a receiver still waiting on the silent primary, then a wait for the siblings that runs
-# to sibling_nodes_disconnect_timeout because a sibling that once reported a receiver is never
-# counted as disconnected again. It is off; this check replaces it, and is cheaper and
-# stricter: repmgrd re-enables the receivers before it promotes anyway, so what matters is
-# the position right before the promotion. If a sibling holds WAL this node lacks, promoting
-# this node would throw away writes that sibling may have acknowledged (quorum commit): refuse,
-# and leave the failover to the next election or the entrypoint's fallback election, which
-# picks the most advanced member. A sibling that is not in recovery means a live primary:
-# refuse as well (repmgr's own check reads only the metadata's primary).
+# The guard. repmgrd's own guard against promoting a standby that is behind a sibling,
+# standby_disconnect_on_failover, stops every WAL receiver before the election compares
+# positions. In repmgr 5.3 it costs 7-12 s whenever the old primary went silent instead of
+# dying (a partition, a freeze): a fixed 5 s sleep before it stops a receiver still waiting on
+# the silent primary, then a wait for the siblings that runs to sibling_nodes_disconnect_timeout
+# because a sibling that once reported a receiver is never counted as disconnected again. It is
+# off; this check replaces it, and is cheaper and stricter: repmgrd re-enables the receivers
+# before it promotes anyway, so what matters is the position right before the promotion. If a
+# sibling holds WAL this node lacks, promoting this node would throw away writes that sibling
+# may have acknowledged (quorum commit): refuse, and leave the failover to the next election or
+# the entrypoint's fallback election, which picks the most advanced member. A member that is not
+# in recovery means a live primary: refuse as well.
+#
+# The promotion. Not `repmgr standby promote`: before promoting, it connects to every
+# registered node one after the other to make sure none is a primary, and the dead primary
+# alone costs the whole connect timeout; on a loaded machine that check took 3-5 s of each
+# failover. Here every other member is asked at once (the failed primary too, only whether it
+# is a live primary: a restarted old primary may hold WAL nobody acknowledged, which must not
+# block the promotion), then pg_promote() and the metadata `repmgr standby promote` writes
+# (the same the handoff writes, node-instance.sh primary_record_sql). repmgrd then records
+# its own failover event and tells the other standbys to follow.
 set -uo pipefail
+# repmgrd reopened its stdout on /dev/null; its stderr is the container's log.
+exec 1>&2
 
 LOG_TAG=promote
 HERE=$(dirname "${BASH_SOURCE[0]}")
@@ -34,24 +44,92 @@ source "$HERE/node-instance.sh"
 # nothing has been received yet) what it replayed.
 readonly HELD_LSN_SQL="SELECT pg_is_in_recovery()::int, COALESCE(GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), '0/0')"
 
-own=$(local_sql "$HELD_LSN_SQL") || die "cannot read this node's WAL position; not promoting"
+t0=${EPOCHREALTIME/./}
+# This node's position and the failed primary (its upstream in the local metadata), in one
+# session: on a starved machine every process and login counts.
+own=$(repmgr_sql "$HELD_LSN_SQL, (SELECT COALESCE(upstream_node_id, 0) FROM repmgr.nodes WHERE node_id = $NODE_ID)") ||
+  die "cannot read this node's WAL position; not promoting"
+failed_id=${own##*|}
+own=${own%|*}
+t_own=${EPOCHREALTIME/./}
 
-# The failed primary is this node's upstream in the local metadata. It is not asked: a silent
-# primary would cost the full connect timeout, and repmgr standby promote checks it anyway.
-failed_id=$(repmgr_sql "SELECT COALESCE(upstream_node_id, 0) FROM repmgr.nodes WHERE node_id = $NODE_ID" 2>/dev/null)
-
-siblings=()
+# Every other member at once, each answer into its own file: "recovery|lsn|slot|conninfo"
+# (its WAL position, and what it streams with: the slot name and primary_conninfo), or empty
+# when it does not answer within the connect timeout. The failed primary is not waited for:
+# a dead one would cost the whole connect timeout; its answer counts if it came by the time the
+# siblings answered. No command substitution or helper process here (each is a fork, slow on a
+# starved machine): the files are reused, truncated first, and node ids are computed in place.
+readonly PEER_SQL="SELECT concat_ws('|', pg_is_in_recovery()::int,
+  COALESCE(GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), '0/0'),
+  current_setting('primary_slot_name'), current_setting('primary_conninfo'))"
 read -r -a hosts <<<"${PGHA_MEMBER_HOSTS:-}"
+sibling_jobs=()
 for h in "${hosts[@]}"; do
   [[ $h == "$SELF_HOST" ]] && continue
-  [[ $(node_id_of_host "$h") == "${failed_id:-0}" ]] && continue
-  if sib=$(peer_sql "$h" "$HELD_LSN_SQL"); then
-    siblings+=("host=$h recovery=${sib%%|*} lsn=${sib##*|}")
+  answer_file=$RUN_DIR/promote-answer.${h%%.*}
+  : >"$answer_file"
+  peer_sql "$h" "$PEER_SQL" >"$answer_file" &
+  pod=${h%%.*}
+  ((PGHA_NODE_ID_BASE + ${pod##*-} == failed_id)) || sibling_jobs+=("$!")
+done
+((${#sibling_jobs[@]} == 0)) || wait "${sibling_jobs[@]}"
+
+siblings=()
+followers=()
+declare -A sibling_slot=() sibling_conninfo=()
+for h in "${hosts[@]}"; do
+  [[ $h == "$SELF_HOST" ]] && continue
+  answer=
+  read -r answer <"$RUN_DIR/promote-answer.${h%%.*}"
+  IFS='|' read -r recovery lsn slot conninfo <<<"$answer"
+  pod=${h%%.*}
+  if ((PGHA_NODE_ID_BASE + ${pod##*-} == failed_id)); then
+    # Only a failed primary that answers as a primary counts (decide_promotion refuses then).
+    [[ $recovery == 0 ]] && siblings+=("host=$h recovery=$recovery lsn=$lsn")
+  elif [[ -n $answer ]]; then
+    siblings+=("host=$h recovery=$recovery lsn=$lsn")
+    [[ $recovery == 1 ]] && followers+=("$h")
+    [[ $recovery == 1 && $slot == repmgr_slot_* && $conninfo == *"host='"*"'"* ]] && sibling_slot[$h]=$slot sibling_conninfo[$h]=$conninfo
   else
     siblings+=("host=$h")
   fi
 done
 
 decide_promotion "${own%%|*}" "${own##*|}" "${siblings[@]}" || die "not promoting: $REASON"
-log "$REASON: promoting with repmgr"
-exec repmgr -f "$REPMGR_CONF" standby promote --log-to-file
+log "$REASON (own position read in $(((t_own - t0) / 1000)) ms, the other members answered $(((${EPOCHREALTIME/./} - t_own) / 1000)) ms later): promoting"
+# pg_promote() waits for the promotion. In the same session right after: the slots the other
+# members will stream from, then the metadata.
+slots=
+for h in "${!sibling_slot[@]}"; do slots+="${slots:+,}'${sibling_slot[$h]}'"; done
+result=$(psql -X -At -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d "$PGHA_REPMGR_DATABASE" -c "SELECT pg_promote(true, 60)" \
+  -c "SELECT count(pg_create_physical_replication_slot(s)) FROM unnest(ARRAY[${slots:-NULL}]::text[]) AS s
+      WHERE s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = s)" \
+  -c "$(primary_record_sql "$NODE_ID" "promoted by repmgrd's election (node-promote.sh); failed primary node $failed_id")")
+promoted=$?
+[[ ${result%%$'\n'*} == t ]] || die "pg_promote() did not complete within 60 s ($result)"
+if ((promoted != 0)); then
+  # The node is promoted whatever happens here: failing now would tell repmgrd otherwise.
+  repmgr_sql "$(primary_record_sql "$NODE_ID" "promoted by repmgrd's election (node-promote.sh); failed primary node $failed_id")" >/dev/null ||
+    log "WARNING: promoted, but the repmgr record of this node could not be written; repmgr cluster show is wrong until it is"
+fi
+# Point every other member that answered at this node now, and tell its repmgrd to follow.
+# repmgrd would notify them too, but only after its own checks of this node, and each would
+# then need its follow_command (node-follow.sh): seconds on a loaded machine, and under quorum
+# commit the first write waits for a standby that streams from here. Their WAL never passed this
+# node's (the guard above), so they can switch timelines here; one that cannot is rejoined by its
+# entrypoint. node-follow.sh, run later by their repmgrd, finds them pointed here and writes
+# their repmgr records. Not waited for.
+for h in "${followers[@]}"; do
+  notify="SELECT repmgr.notify_follow_primary($NODE_ID)"
+  if [[ -z ${sibling_conninfo[$h]:-} ]]; then
+    peer_sql "$h" "$notify" >/dev/null &
+    continue
+  fi
+  conninfo=${sibling_conninfo[$h]}
+  old_host=${conninfo#*host=\'}
+  old_host=${old_host%%\'*}
+  conninfo=${conninfo/host=\'$old_host\'/host=\'$SELF_HOST\'}
+  psql -X -At -q -d "$(peer_conninfo "$h")" -c "ALTER SYSTEM SET primary_conninfo = '${conninfo//\'/\'\'}'" \
+    -c "SELECT pg_reload_conf()" -c "$notify" >/dev/null 2>&1 &
+done
+log "promoted $(((${EPOCHREALTIME/./} - t0) / 1000)) ms after the election chose this node; told ${#followers[@]} other member(s) to follow (${#sibling_conninfo[@]} pointed here at once)"

@@ -36,6 +36,9 @@ NAP_FIFO=$RUN_DIR/nap
 source "$SCRIPTS_DIR/lib-base.sh"
 # shellcheck source=lib-session.sh
 source "$SCRIPTS_DIR/lib-session.sh"
+# on_term: SIGTERM (lib-base.sh's on_signal records it; on_term runs at the next nap).
+# shellcheck source=pgpool-stop.sh
+source "$SCRIPTS_DIR/pgpool-stop.sh"
 
 # The value of a pgpool.conf key (last occurrence wins, as in pgpool), quotes removed.
 conf_value() {
@@ -83,15 +86,6 @@ write_credentials() {
 # SIGINT is pgpool's fast shutdown (SIGTERM waits for clients to leave).
 stop_pgpool() {
   [[ -n $PGPOOL_PID ]] && kill -INT "$PGPOOL_PID" 2>/dev/null && wait "$PGPOOL_PID"
-}
-
-# SIGTERM (lib-base.sh: on_signal records it; this runs at the next nap).
-on_term() {
-  trap - TERM INT
-  TERM_REQUESTED=0
-  log "SIGTERM: fast shutdown of pgpool"
-  stop_pgpool
-  exit 0
 }
 
 pcp() {
@@ -212,9 +206,14 @@ unstick_pcp() {
 # One pass: compares pcp_node_info with the backends' live roles and corrects pgpool.
 # Indexed by backend id (an indexed array: an associative one would take "id" literally).
 BACKEND_START=()
+# Set by a pass that found pgpool without the live primary, or corrected it: the next pass
+# comes after 1 s instead of PGHA_PGPOOL_CHECK_INTERVAL, so a failover that pgpool's own
+# search missed costs clients about a second, not a whole interval.
+QUICK_PASS=0
 reconcile() {
   local info line id key value live lrec lstream lstart
   local -a hosts=() ports=() statuses=() roles=() restarted=()
+  QUICK_PASS=1
   info=$(pcp pcp_node_info -a -v 2>/dev/null) || { unstick_pcp; return 0; }
   STUCK_PCP=""
   if ((SERVING)) || session_works; then
@@ -308,6 +307,7 @@ reconcile() {
     fi
   done
   [[ -n $true_primary && $pool_primary == "$true_primary" ]] || return 0
+  QUICK_PASS=0
   for ((id = 0; id < n; id++)); do
     [[ ${statuses[id]} != 3 && -n ${lives[id]} ]] || return 0
   done
@@ -316,9 +316,10 @@ reconcile() {
 
 supervise() {
   while :; do
-    # Every second until a client session worked (the pod starts serving as soon as it can),
-    # then every PGHA_PGPOOL_CHECK_INTERVAL seconds.
-    if ((SERVING)); then nap "$PGHA_PGPOOL_CHECK_INTERVAL"; else nap 1; fi
+    # Every second until a client session worked (the pod starts serving as soon as it can)
+    # and while pgpool lacks the live primary (QUICK_PASS), else every
+    # PGHA_PGPOOL_CHECK_INTERVAL seconds.
+    if ((SERVING && !QUICK_PASS)); then nap "$PGHA_PGPOOL_CHECK_INTERVAL"; else nap 1; fi
     if ! kill -0 "$PGPOOL_PID" 2>/dev/null; then
       wait "$PGPOOL_PID"
       die "pgpool exited (status $?)"

@@ -8,14 +8,16 @@
  *   PGHA_TEST_LOAD_FACTOR=5 sudo npm run test:cluster    # on a machine busier than CI
  */
 import { EXAMPLE_CLUSTER_NAME, EXAMPLE_NAMESPACE } from '../../charts/example-cluster';
-import { PGPOOL_TERMINATION_GRACE_SECONDS } from '../../lib/constructs/pgpool-deployment';
 import { NODE_TERMINATION_GRACE_SECONDS } from '../../lib/constructs/postgres-tier';
 import { resolveCluster } from '../../lib/model/resolve-cluster';
 
 /** How much slower than designed the machine may be. The one factor every bound uses. */
 export const LOAD_FACTOR = Number(process.env.PGHA_TEST_LOAD_FACTOR ?? '3');
 
-const timing = resolveCluster({}, EXAMPLE_CLUSTER_NAME, EXAMPLE_NAMESPACE).timing;
+const example = resolveCluster({}, EXAMPLE_CLUSTER_NAME, EXAMPLE_NAMESPACE);
+const timing = example.timing;
+/** A stopping Pgpool-II pod: leaving the Service, the drain, the fast shutdown, within its grace period. */
+const PGPOOL_TERMINATION_GRACE_SECONDS = example.pgpool.terminationGracePeriodSeconds;
 
 // The entrypoints' own intervals (defaults in lib/scripts; not overridden by the constructs).
 /** node-entrypoint.sh PGHA_SUPERVISE_INTERVAL: one supervision pass. */

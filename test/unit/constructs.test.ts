@@ -180,6 +180,17 @@ describe('constructs: GIVEN default props WHEN synthesized THEN the documented o
     expect(envOf(d)).toMatchObject({ PGHA_CLUSTER: 'c', PGHA_APP_USER: 'app', PGHA_MONITOR_USER: 'pgpool_monitor', PGHA_PORT: '5432', PGHA_PCP_PORT: '9898' });
   });
 
+  it('a stopping Pgpool-II pod gets its grace period, and its entrypoint the leave and drain windows that fit in it', () => {
+    const d = find(objects, 'Deployment', 'c-pgpool');
+    expect(podSpec(d).terminationGracePeriodSeconds).toBe(30);
+    expect(envOf(d)).toMatchObject({ PGHA_LEAVE_SERVICE_SECONDS: '3', PGHA_DRAIN_SECONDS: '15' });
+    const chart = Testing.chart();
+    new PostgresCluster(chart, 'c', { namespace: 'db', pgpool: { drainSeconds: 50, terminationGracePeriodSeconds: 60 } });
+    const custom = find(Testing.synth(chart), 'Deployment', 'c-pgpool');
+    expect(podSpec(custom).terminationGracePeriodSeconds).toBe(60);
+    expect(envOf(custom)).toMatchObject({ PGHA_DRAIN_SECONDS: '50' });
+  });
+
   it("the repmgr host of member i (POD.PGHA_SERVICE.PGHA_DOMAIN_SUFFIX) is pgpool's backend_hostname i", () => {
     const env = envOf(find(objects, 'StatefulSet', 'c-node'));
     const pgpool = parseConf(configMapData(objects, 'c-pgpool-config')['pgpool.conf']);
@@ -200,7 +211,7 @@ describe('constructs: GIVEN default props WHEN synthesized THEN the documented o
     const shipped = readdirSync(join(REPO_ROOT, 'lib', 'scripts'));
     const shared = ['lib-base.sh', 'lib-session.sh', 'status-server.pl'];
     expect(Object.keys(configMapData(objects, 'c-node-scripts')).sort()).toEqual([...shared, ...shipped.filter((f) => /^node-.*\.sh$/.test(f))].sort());
-    expect(Object.keys(configMapData(objects, 'c-pgpool-scripts')).sort()).toEqual([...shared, 'pgpool-entrypoint.sh'].sort());
+    expect(Object.keys(configMapData(objects, 'c-pgpool-scripts')).sort()).toEqual([...shared, ...shipped.filter((f) => /^pgpool-.*\.sh$/.test(f))].sort());
   });
 
   it('the ServiceAccount mounts no token, and neither does any pod', () => {

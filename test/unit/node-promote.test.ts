@@ -1,8 +1,7 @@
 /**
- * lib/scripts/node-promote.sh, repmgrd's promote_command, run against stub `psql` and `repmgr`
- * executables: the decision (promote or refuse) depends only on the WAL positions the
- * siblings report, so it is tested here in milliseconds; the cluster suite runs it for real
- * in every failover scenario.
+ * lib/scripts/node-promote.sh, repmgrd's promote_command, run against a stub `psql` on PATH:
+ * the decision (promote or refuse) depends only on what the other members report, so it is
+ * tested here in milliseconds; the cluster suite runs it for real in every failover scenario.
  */
 import { execFile } from 'child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
@@ -15,21 +14,38 @@ import { REPO_ROOT } from './helpers';
 const execFileAsync = promisify(execFile);
 const SCRIPT = join(REPO_ROOT, 'lib', 'scripts', 'node-promote.sh');
 
-// Answers the script's two queries from files: own (local socket), upstream (repmgr.nodes),
-// peer-<host> (a sibling over TCP; a missing file = unreachable). Records every host asked.
+// Answers the script's queries from files: own and upstream (this node: its position, and its
+// upstream in repmgr.nodes), peer-<host> (a member over TCP; a missing file = unreachable).
+// Records every host asked, the pg_promote() call, the metadata written in its session and
+// the members told to follow. With $STUB_DIR/together, a peer answers only
+// once every peer has been asked (or gives up after 5 s): asked one after the other, the first
+// would wait for a question that never comes.
 const STUB_PSQL = `#!/bin/bash
-d=
-while (($#)); do case $1 in -d) d=$2; shift ;; esac; shift; done
-case $d in
-  host=*) h=\${d#host=}; h=\${h%% *}; echo "$h" >>"$STUB_DIR/asked"; f=$STUB_DIR/peer-$h ;;
-  repmgr) f=$STUB_DIR/upstream ;;
-  *) f=$STUB_DIR/own ;;
+d= c=
+while (($#)); do case $1 in -d) d=$2; shift ;; -c) c+=$2$'\\n'; shift ;; esac; shift; done
+case $c in
+  *pg_promote*)
+    echo promoted >"$STUB_DIR/promoted"
+    [[ $c == *'UPDATE repmgr.nodes'* ]] && echo "$c" >"$STUB_DIR/metadata"
+    echo t; exit 0 ;;
+  *notify_follow_primary*)
+    h=\${d#host=}; h=\${h%% *}
+    [[ $c == *'ALTER SYSTEM'* ]] && echo "$h $c" >>"$STUB_DIR/pointed"
+    echo "$h" >>"$STUB_DIR/notified"; exit 0 ;;
 esac
-[[ -f $f ]] || exit 2
-cat "$f"
-`;
-const STUB_REPMGR = `#!/bin/bash
-echo "$*" >"$STUB_DIR/repmgr-called"
+case $d in
+  host=*)
+    h=\${d#host=}; h=\${h%% *}; echo "$h" >>"$STUB_DIR/asked"; f=$STUB_DIR/peer-$h
+    [[ -f $STUB_DIR/slow-$h ]] && sleep 0.5
+    if [[ -f $STUB_DIR/together ]]; then
+      for _ in $(seq 50); do (($(wc -l <"$STUB_DIR/asked") >= 2)) && break; sleep 0.1; done
+      (($(wc -l <"$STUB_DIR/asked") >= 2)) || { echo "asked alone" >>"$STUB_DIR/alone"; exit 2; }
+    fi
+    [[ -f $f ]] || exit 2
+    cat "$f" ;;
+  # This node's own position and its upstream (the failed primary), in one query.
+  *) [[ -f $STUB_DIR/own ]] || exit 2; printf '%s|%s\\n' "$(<"$STUB_DIR/own")" "$(<"$STUB_DIR/upstream")" ;;
+esac
 `;
 
 const host = (ordinal: number) => `pg-${ordinal}.pg-hl.db.svc.cluster.local`;
@@ -38,12 +54,10 @@ describe('node-promote.sh: GIVEN the election winner (pg-1; the failed primary p
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'pgha-promote-'));
-    for (const [name, body] of [['psql', STUB_PSQL], ['repmgr', STUB_REPMGR]] as const) {
-      writeFileSync(join(dir, name), body);
-      chmodSync(join(dir, name), 0o755);
-    }
-    writeFileSync(join(dir, 'own'), '1|0/5000100\n');
-    writeFileSync(join(dir, 'upstream'), '1000\n');
+    writeFileSync(join(dir, 'psql'), STUB_PSQL);
+    chmodSync(join(dir, 'psql'), 0o755);
+    writeFileSync(join(dir, 'own'), '1|0/5000100');
+    writeFileSync(join(dir, 'upstream'), '1000');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -64,20 +78,51 @@ describe('node-promote.sh: GIVEN the election winner (pg-1; the failed primary p
       (r) => ({ code: 0, out: r.stdout + r.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
     );
-  const repmgrCall = () => (existsSync(join(dir, 'repmgr-called')) ? readFileSync(join(dir, 'repmgr-called'), 'utf8').trim() : null);
-  const asked = () => (existsSync(join(dir, 'asked')) ? readFileSync(join(dir, 'asked'), 'utf8').trim().split('\n') : []);
+  const promoted = () => existsSync(join(dir, 'promoted'));
+  const metadata = () => (existsSync(join(dir, 'metadata')) ? readFileSync(join(dir, 'metadata'), 'utf8') : '');
+  const asked = () => (existsSync(join(dir, 'asked')) ? readFileSync(join(dir, 'asked'), 'utf8').trim().split('\n').sort() : []);
 
-  it('WHEN the sibling holds less WAL THEN it promotes with repmgr and the per-node repmgr.conf', async () => {
+  it('WHEN the sibling holds less WAL THEN it promotes with pg_promote() and writes the repmgr record repmgr standby promote would', async () => {
     writeFileSync(join(dir, `peer-${host(2)}`), '1|0/5000000\n');
     const r = await run();
     expect(r.code, r.out).toBe(0);
-    expect(repmgrCall()).toBe(`-f ${dir}/repmgr.conf standby promote --log-to-file`);
+    expect(promoted()).toBe(true);
+    expect(metadata()).toMatch(/SET LOCAL synchronous_commit = local/);
+    expect(metadata()).toMatch(/UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL, active = true WHERE node_id = 1001/);
+    expect(metadata()).toMatch(/VALUES \(1001, 'standby_promote', true, .*failed primary node 1000/);
+    // repmgrd's stdout is /dev/null: the script's log goes to stderr, the container's log.
+    expect(r.out).toMatch(/promote: no reachable sibling is ahead of 0\/5000100 .*: promoting/);
+  });
+
+  it('THEN it tells the other member, not the failed primary, to follow it at once (repmgrd would a second or more later)', async () => {
+    writeFileSync(join(dir, `peer-${host(2)}`), '1|0/5000000\n');
+    const r = await run();
+    expect(r.code, r.out).toBe(0);
+    const notified = join(dir, 'notified');
+    for (let i = 0; i < 50 && !existsSync(notified); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(readFileSync(notified, 'utf8').trim()).toBe(host(2));
+    expect(existsSync(join(dir, 'pointed')), 'no slot and primary_conninfo reported: nothing to point').toBe(false);
+  });
+
+  it('WHEN the other member reports its slot and primary_conninfo THEN the slot is created here in the promotion\'s session, and the member is pointed here (host swapped, every other option kept), reloaded and told to follow', async () => {
+    const conninfo = `user=repmgr connect_timeout=2 host='${host(0)}' port=5432 application_name='pg-2' passfile='/run/pgha/pgpass'`;
+    writeFileSync(join(dir, `peer-${host(2)}`), `1|0/5000000|repmgr_slot_1002|${conninfo}\n`);
+    const r = await run();
+    expect(r.code, r.out).toBe(0);
+    expect(metadata()).toMatch(/pg_create_physical_replication_slot\(s\)\) FROM unnest\(ARRAY\['repmgr_slot_1002'\]::text\[\]\)/);
+    const pointed = join(dir, 'pointed');
+    for (let i = 0; i < 50 && !existsSync(pointed); i++) await new Promise((res) => setTimeout(res, 100));
+    const sent = readFileSync(pointed, 'utf8');
+    expect(sent).toContain(`ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(host(0), host(1)).replace(/'/g, "''")}'`);
+    expect(sent).toContain('SELECT pg_reload_conf()');
+    expect(sent).toContain('SELECT repmgr.notify_follow_primary(1001)');
+    expect(r.out).toMatch(/told 1 other member\(s\) to follow \(1 pointed here at once\)/);
   });
 
   it('WHEN the sibling holds as much WAL THEN it promotes (the election already broke the tie)', async () => {
     writeFileSync(join(dir, `peer-${host(2)}`), '1|0/5000100\n');
     expect((await run()).code).toBe(0);
-    expect(repmgrCall()).not.toBeNull();
+    expect(promoted()).toBe(true);
   });
 
   it('WHEN the sibling holds more WAL THEN it refuses, names the sibling and never calls repmgr', async () => {
@@ -86,7 +131,8 @@ describe('node-promote.sh: GIVEN the election winner (pg-1; the failed primary p
     const r = await run();
     expect(r.code).not.toBe(0);
     expect(r.out).toContain(`not promoting: ${host(2)} holds WAL up to 0/10000000`);
-    expect(repmgrCall()).toBeNull();
+    expect(promoted()).toBe(false);
+    expect(metadata()).toBe('');
   });
 
   it('WHEN the sibling is out of recovery (a live primary) THEN it refuses', async () => {
@@ -94,25 +140,46 @@ describe('node-promote.sh: GIVEN the election winner (pg-1; the failed primary p
     const r = await run();
     expect(r.code).not.toBe(0);
     expect(r.out).toContain(`${host(2)} is out of recovery`);
-    expect(repmgrCall()).toBeNull();
+    expect(promoted()).toBe(false);
   });
 
-  it('WHEN the sibling is unreachable THEN it promotes (repmgrd already required a majority)', async () => {
+  it('WHEN the sibling and the failed primary are unreachable THEN it promotes (repmgrd already required a majority)', async () => {
     const r = await run();
     expect(r.code, r.out).toBe(0);
-    expect(asked()).toEqual([host(2)]);
+    expect(promoted()).toBe(true);
   });
 
-  it('THEN it never asks the failed primary (a silent one would cost the connect timeout) nor itself', async () => {
+  it('THEN it asks every other member at once, the failed primary too, never itself (one after the other, a silent one would cost its connect timeout first)', async () => {
     writeFileSync(join(dir, `peer-${host(2)}`), '1|0/5000000\n');
-    await run();
-    expect(asked()).toEqual([host(2)]);
+    writeFileSync(join(dir, 'together'), '');
+    const r = await run();
+    expect(r.code, r.out).toBe(0);
+    expect(asked()).toEqual([host(0), host(2)]);
+    expect(existsSync(join(dir, 'alone')), 'a peer was asked alone: the questions went one after the other').toBe(false);
+  });
+
+  it('WHEN the failed primary answers as a primary (it came back) by the time the sibling answers THEN it refuses', async () => {
+    writeFileSync(join(dir, `peer-${host(0)}`), '0|0/5000200\n');
+    writeFileSync(join(dir, `peer-${host(2)}`), '1|0/5000000\n');
+    writeFileSync(join(dir, `slow-${host(2)}`), '');
+    const r = await run();
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain(`${host(0)} is out of recovery`);
+    expect(promoted()).toBe(false);
+  });
+
+  it('WHEN the failed primary answers as a standby holding more WAL (restarted, with WAL nobody received) THEN it still promotes', async () => {
+    writeFileSync(join(dir, `peer-${host(0)}`), '1|0/9000000\n');
+    writeFileSync(join(dir, `peer-${host(2)}`), '1|0/5000000\n');
+    const r = await run();
+    expect(r.code, r.out).toBe(0);
+    expect(promoted()).toBe(true);
   });
 
   it('WHEN this node is no longer in recovery THEN it refuses', async () => {
-    writeFileSync(join(dir, 'own'), '0|0/5000100\n');
+    writeFileSync(join(dir, 'own'), '0|0/5000100');
     const r = await run();
     expect(r.code).not.toBe(0);
-    expect(repmgrCall()).toBeNull();
+    expect(promoted()).toBe(false);
   });
 });

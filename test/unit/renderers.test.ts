@@ -5,6 +5,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './helpers';
 import type { PostgresClusterProps } from '../../lib/model/props';
 import { resolveCluster } from '../../lib/model/resolve-cluster';
 import { membersOf, podHost, type ResolvedCluster } from '../../lib/model/resolved';
@@ -244,7 +245,7 @@ describe('repmgr.conf: GIVEN a tier WHEN rendered THEN the common repmgr setting
     ['replication_user', 'repmgr'],
     ['failover', 'automatic'],
     ['promote_command', 'bash /opt/pgha/scripts/node-promote.sh'],
-    ['follow_command', 'repmgr -f /run/pgha/repmgr.conf standby follow --log-to-file --upstream-node-id=%n'],
+    ['follow_command', 'bash /opt/pgha/scripts/node-follow.sh %n'],
     ['connection_check_type', 'ping'],
     ['primary_visibility_consensus', 'on'],
     ['standby_disconnect_on_failover', 'off'],
@@ -289,9 +290,13 @@ describe('repmgr.conf: GIVEN a tier WHEN rendered THEN the common repmgr setting
     expect([defaults.get('monitor_interval_secs'), defaults.get('reconnect_attempts'), defaults.get('reconnect_interval')]).toEqual(['1', '3', '1']);
   });
 
-  it('the repmgr commands use the per-node file the entrypoint writes (promotion: through the wrapper)', () => {
+  it('promotion and following go through the wrappers, whose repmgr fallback uses the per-node file the entrypoint writes', () => {
     expect(conf.get('promote_command')).toBe(`bash ${NODE_PATHS.scripts}/node-promote.sh`);
-    expect(conf.get('follow_command')).toContain(`-f ${NODE_PATHS.repmgrConf}`);
+    expect(conf.get('follow_command')).toBe(`bash ${NODE_PATHS.scripts}/node-follow.sh %n`);
+    const env = readFileSync(join(REPO_ROOT, 'lib', 'scripts', 'node-env.sh'), 'utf8');
+    const runDir = /: "\$\{PGHA_RUN_DIR:=([^}]+)\}"/.exec(env)?.[1];
+    const file = /^REPMGR_CONF=\$RUN_DIR\/(\S+)$/m.exec(env)?.[1];
+    expect(`${runDir}/${file}`).toBe(NODE_PATHS.repmgrConf);
   });
 
   it('leaves the per-node keys to the entrypoint (node_id, node_name, conninfo, priority, location)', () => {

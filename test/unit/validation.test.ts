@@ -186,6 +186,10 @@ const BAD_INPUTS: BadRow[] = [
   ['pgpool.numInitChildren 0', { pgpool: { numInitChildren: 0 } }, 'pgpool.numInitChildren', /from 1 to 2000, got 0/],
   ['pgpool.maxPool 65', { pgpool: { maxPool: 65 } }, 'pgpool.maxPool', /from 1 to 64, got 65/],
   ['pgpool.maxReplicationDelayBytes negative', { pgpool: { maxReplicationDelayBytes: -1 } }, 'pgpool.maxReplicationDelayBytes', /from 0 to \d+, got -1/],
+  ['pgpool.drainSeconds negative', { pgpool: { drainSeconds: -1 } }, 'pgpool.drainSeconds', /from 0 to 3600, got -1/],
+  ['pgpool.terminationGracePeriodSeconds 0', { pgpool: { terminationGracePeriodSeconds: 0 } }, 'pgpool.terminationGracePeriodSeconds', /from 1 to 86400, got 0/],
+  ['pgpool.drainSeconds longer than the grace period', { pgpool: { drainSeconds: 40 } }, 'pgpool.drainSeconds', /3 s to leave the Service \+ 40 s of drain \+ 5 s for the fast shutdown = 48 s, more than pgpool.terminationGracePeriodSeconds \(30 s\).*Lower pgpool.drainSeconds to 22 or less, or raise pgpool.terminationGracePeriodSeconds to 48/],
+  ['pgpool.drainSeconds within, grace period lowered below it', { pgpool: { terminationGracePeriodSeconds: 20 } }, 'pgpool.drainSeconds', /= 23 s, more than pgpool.terminationGracePeriodSeconds \(20 s\).*Lower pgpool.drainSeconds to 12 or less/],
   [
     'pgpool connection budget over max_connections',
     { pgpool: { numInitChildren: 100 } },
@@ -349,7 +353,7 @@ describe('validation: GIVEN no props WHEN resolved THEN the documented defaults 
     expect(members.defaultPriority).toBe(100);
   });
 
-  it('2 Pgpool-II replicas, 32 children, max_pool 2, load balancing on, per session, 10 MiB delay', () => {
+  it('2 Pgpool-II replicas, 32 children, max_pool 2, load balancing on, per session, 10 MiB delay, 15 s drain in a 30 s grace period', () => {
     expect(c.pgpool).toMatchObject({
       replicas: 2,
       maxSurge: 1,
@@ -358,6 +362,9 @@ describe('validation: GIVEN no props WHEN resolved THEN the documented defaults 
       loadBalancing: true,
       statementLevelLoadBalancing: false,
       maxReplicationDelayBytes: 10 * 1024 * 1024,
+      leaveServiceSeconds: 3,
+      drainSeconds: 15,
+      terminationGracePeriodSeconds: 30,
       port: 5432,
       pcpPort: 9898,
     });
@@ -633,6 +640,11 @@ describe('validation: GIVEN a prop WHEN resolved THEN it has its effect on the m
       resources: { requests: { cpu: '200m', memory: '256Mi' }, limits: { memory: '1Gi' } },
     });
     expect(c.pgpool.connectionBudget).toMatchObject({ pgpoolPods: 4, pooledConnections: 240, checkConnections: 12 });
+  });
+
+  it('pgpool.drainSeconds and terminationGracePeriodSeconds are kept when they fit', () => {
+    expect(resolve({ pgpool: { drainSeconds: 52, terminationGracePeriodSeconds: 60 } }).pgpool).toMatchObject({ drainSeconds: 52, terminationGracePeriodSeconds: 60 });
+    expect(resolve({ pgpool: { drainSeconds: 0, terminationGracePeriodSeconds: 8 } }).pgpool).toMatchObject({ drainSeconds: 0, terminationGracePeriodSeconds: 8 });
   });
 
   it('pgpool.allowSinglePgpool allows 1 replica', () => {

@@ -1,0 +1,55 @@
+#!/bin/bash
+# How a Pgpool-II pod stops (a rollout, a drain, a scale-down) without cutting sessions that
+# can end by themselves. Kubernetes drops a terminating pod from the Service's endpoints when it
+# sends SIGTERM, but every node's kube-proxy applies that a moment later; and the sessions open
+# on this pod belong to clients that did nothing wrong.
+#   1. Leave: the probe endpoint reports "stopping" (not ready) at once, and pgpool keeps
+#      accepting for PGHA_LEAVE_SERVICE_SECONDS, for clients the old endpoints still send here.
+#   2. Drain: a smart shutdown (SIGTERM to pgpool): idle children exit, a child with a client
+#      serves it until the client disconnects. Up to PGHA_DRAIN_SECONDS.
+#   3. A fast shutdown (SIGINT) closes whatever is still open, logged with the count.
+# Synth checks that the three fit in the pod's termination grace period.
+# Sourced by pgpool-entrypoint.sh; never executed. Uses PGPOOL_PID, publish_status,
+# pgpool_processes and stop_pgpool from there.
+
+: "${PGHA_LEAVE_SERVICE_SECONDS:=3}"
+: "${PGHA_DRAIN_SECONDS:=15}"
+
+# Client sessions open on this pod: pgpool children whose title names a client
+# ("pgpool: app app 10.244.0.7(51234) idle").
+client_sessions() {
+  local n=0 _pid _ppid title
+  while read -r _pid _ppid title; do
+    [[ $title == *'('[0-9]*')'* ]] && n=$((n + 1))
+  done < <(pgpool_processes "")
+  printf '%s' "$n"
+}
+
+# Waits up to $1 seconds for pgpool to exit, without a fork per check. True when it did.
+wait_pgpool_exit() {
+  local deadline=$((EPOCHSECONDS + $1))
+  while kill -0 "$PGPOOL_PID" 2>/dev/null; do
+    ((EPOCHSECONDS < deadline)) || return 1
+    read -r -t 0.5 -u "$NAP_FD" _
+  done
+  return 0
+}
+
+on_term() {
+  trap - TERM INT
+  # shellcheck disable=SC2034 # lib-base.sh's flag: handled now
+  TERM_REQUESTED=0
+  nap_open
+  publish_status stopping
+  log "SIGTERM: leaving the Service (not ready); new sessions still accepted for ${PGHA_LEAVE_SERVICE_SECONDS}s while the endpoints drop this pod; $(client_sessions) client sessions open"
+  read -r -t "$PGHA_LEAVE_SERVICE_SECONDS" -u "$NAP_FD" _
+  log "drain: smart shutdown of pgpool; the $(client_sessions) open client sessions have ${PGHA_DRAIN_SECONDS}s to end"
+  kill -TERM "$PGPOOL_PID" 2>/dev/null
+  if wait_pgpool_exit "$PGHA_DRAIN_SECONDS"; then
+    log "drain: every client session ended; pgpool stopped"
+  else
+    log "drain: $(client_sessions) client sessions still open after ${PGHA_DRAIN_SECONDS}s: fast shutdown closes them"
+    stop_pgpool
+  fi
+  exit 0
+}
