@@ -178,10 +178,8 @@ restore_sr_worker() {
   ((SR_WORKER_STOPPED)) || return 0
   [[ $(conf_value sr_check_period) =~ ^[1-9] ]] || return 0
   sr_worker_pid >/dev/null && { SR_WORKER_STOPPED=0; return 0; }
-  log "correction: pgpool has no streaming-replication check worker (stopped by an earlier correction) and every backend answers: restarting pgpool (fast shutdown)"
-  stop_pgpool
   SR_WORKER_STOPPED=0
-  start_pgpool
+  restart_pgpool "pgpool has no streaming-replication check worker (stopped by an earlier correction) and every backend answers"
 }
 
 # A PCP worker stuck the same way: pcp_node_info asks every backend it thinks is up for its
@@ -189,9 +187,23 @@ restore_sr_worker() {
 # worker for good. The next failover waits for the PCP process to exit and never
 # ends, and PCP stops answering. A worker still there on the next failed pass gets SIGINT
 # (it only serves one request; pgpool forks a new one per connection).
+# And the PCP process itself: pgpool does not restart one that exited with status 0 outside a
+# failover ("PCP child ... exited with success and will not be restarted"). Without it no
+# correction can run and the probes go stale; two failed passes without it restart pgpool.
 STUCK_PCP=""
+PCP_GONE_PASSES=0
 unstick_pcp() {
   local pid _ppid title seen=""
+  if pgpool_processes "PCP: wait for connection request" | grep -q .; then
+    PCP_GONE_PASSES=0
+  else
+    PCP_GONE_PASSES=$((PCP_GONE_PASSES + 1))
+    if ((PCP_GONE_PASSES >= 2)); then
+      PCP_GONE_PASSES=0
+      restart_pgpool "pgpool's PCP process is gone and pgpool does not restart it: no correction can run"
+      return 0
+    fi
+  fi
   while read -r pid _ppid title; do
     seen+=" $pid"
     if [[ " $STUCK_PCP " == *" $pid "* ]]; then

@@ -1,6 +1,6 @@
 #!/bin/bash
-# How a Pgpool-II pod stops (a rollout, a drain, a scale-down) without cutting sessions that
-# can end by themselves. Kubernetes drops a terminating pod from the Service's endpoints when it
+# How a Pgpool-II pod stops (a rollout, a drain, a scale-down), or restarts pgpool as the last
+# resort of a correction, without cutting sessions that can end by themselves. Kubernetes drops a terminating pod from the Service's endpoints when it
 # sends SIGTERM, but every node's kube-proxy applies that a moment later; and the sessions open
 # on this pod belong to clients that did nothing wrong.
 #   1. Leave: the probe endpoint reports "stopping" (not ready) at once, and pgpool keeps
@@ -35,13 +35,10 @@ wait_pgpool_exit() {
   return 0
 }
 
-on_term() {
-  trap - TERM INT
-  # shellcheck disable=SC2034 # lib-base.sh's flag: handled now
-  TERM_REQUESTED=0
-  nap_open
+# Leave, drain, stop: the three steps above, for SIGTERM and for a restart. $1 says why.
+drain_and_stop() {
   publish_status stopping
-  log "SIGTERM: leaving the Service (not ready); new sessions still accepted for ${PGHA_LEAVE_SERVICE_SECONDS}s while the endpoints drop this pod; $(client_sessions) client sessions open"
+  log "$1: leaving the Service (not ready); new sessions still accepted for ${PGHA_LEAVE_SERVICE_SECONDS}s while the endpoints drop this pod; $(client_sessions) client sessions open"
   read -r -t "$PGHA_LEAVE_SERVICE_SECONDS" -u "$NAP_FD" _
   log "drain: smart shutdown of pgpool; the $(client_sessions) open client sessions have ${PGHA_DRAIN_SECONDS}s to end"
   kill -TERM "$PGPOOL_PID" 2>/dev/null
@@ -51,5 +48,24 @@ on_term() {
     log "drain: $(client_sessions) client sessions still open after ${PGHA_DRAIN_SECONDS}s: fast shutdown closes them"
     stop_pgpool
   fi
+  wait "$PGPOOL_PID" 2>/dev/null
+}
+
+# The last resort of a correction: pgpool restarted, drained like a stop, with the reason
+# logged. The pod is not ready until a client session through the new pgpool works.
+restart_pgpool() {
+  nap_open
+  drain_and_stop "restart: $1"
+  # shellcheck disable=SC2034 # pgpool-entrypoint.sh's: not ready until a session works again
+  SERVING=0
+  start_pgpool
+}
+
+on_term() {
+  trap - TERM INT
+  # shellcheck disable=SC2034 # lib-base.sh's flag: handled now
+  TERM_REQUESTED=0
+  nap_open
+  drain_and_stop SIGTERM
   exit 0
 }
