@@ -238,13 +238,13 @@ export interface PgpoolOptions {
    * Seconds a stopping Pgpool-II pod (a rollout, a drain, a scale-down) gives its open client
    * sessions to end by themselves, after it has left the Service, before it closes the rest
    * (fast shutdown). Sessions that end within it see no error.
-   * @default 15
+   * @default 10
    */
   readonly drainSeconds?: number;
   /**
-   * Seconds Kubernetes gives a stopping Pgpool-II pod before SIGKILL. It must hold the time
-   * the pod keeps serving while the Service drops it (3 s), `drainSeconds`, and 5 s for the
-   * fast shutdown.
+   * Seconds Kubernetes gives a stopping Pgpool-II pod before SIGKILL. It must hold up to 5 s
+   * for the entrypoint to act on SIGTERM, the time the pod keeps serving while the Service
+   * drops it (3 s), `drainSeconds`, and 5 s for the fast shutdown.
    * @default 30
    */
   readonly terminationGracePeriodSeconds?: number;

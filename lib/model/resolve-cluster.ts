@@ -74,6 +74,11 @@ const PGPOOL_MAX_SURGE = 1;
 const PGPOOL_LEAVE_SERVICE_SECONDS = 3;
 /** What a fast shutdown of Pgpool-II needs after the drain: children exit at once on SIGINT. */
 const PGPOOL_FAST_SHUTDOWN_SECONDS = 5;
+/**
+ * How long the entrypoint may take to act on SIGTERM: it does between two reconcile passes,
+ * and a pass that waits on PCP or a backend takes a few seconds.
+ */
+const PGPOOL_SIGTERM_REACTION_SECONDS = 5;
 
 /** Layer names that would collide with a name the cluster derives itself. */
 const RESERVED_LAYER_NAMES = ['node', 'witness', 'pgpool', 'postgres', 'credentials'];
@@ -560,18 +565,19 @@ export function resolveCluster(
   checkInteger(maxPool, 'pgpool.maxPool', 1, 64);
   const maxReplicationDelayBytes = pp.maxReplicationDelayBytes ?? 10 * 1024 * 1024;
   checkInteger(maxReplicationDelayBytes, 'pgpool.maxReplicationDelayBytes', 0, Number.MAX_SAFE_INTEGER);
-  const drainSeconds = pp.drainSeconds ?? 15;
+  const drainSeconds = pp.drainSeconds ?? 10;
   checkInteger(drainSeconds, 'pgpool.drainSeconds', 0, 3600);
   const pgpoolGraceSeconds = pp.terminationGracePeriodSeconds ?? 30;
   checkInteger(pgpoolGraceSeconds, 'pgpool.terminationGracePeriodSeconds', 1, 86400);
-  const stopSeconds = PGPOOL_LEAVE_SERVICE_SECONDS + drainSeconds + PGPOOL_FAST_SHUTDOWN_SECONDS;
+  const stopOverhead = PGPOOL_SIGTERM_REACTION_SECONDS + PGPOOL_LEAVE_SERVICE_SECONDS + PGPOOL_FAST_SHUTDOWN_SECONDS;
+  const stopSeconds = stopOverhead + drainSeconds;
   check(
     stopSeconds <= pgpoolGraceSeconds,
     'pgpool.drainSeconds',
-    `a stopping Pgpool-II pod needs ${PGPOOL_LEAVE_SERVICE_SECONDS} s to leave the Service + ${drainSeconds} s of drain + ` +
-      `${PGPOOL_FAST_SHUTDOWN_SECONDS} s for the fast shutdown = ${stopSeconds} s, more than pgpool.terminationGracePeriodSeconds (${pgpoolGraceSeconds} s): ` +
-      'Kubernetes would SIGKILL it in the middle of the drain',
-    `Lower pgpool.drainSeconds to ${Math.max(0, pgpoolGraceSeconds - PGPOOL_LEAVE_SERVICE_SECONDS - PGPOOL_FAST_SHUTDOWN_SECONDS)} or less, or raise pgpool.terminationGracePeriodSeconds to ${stopSeconds} or more.`,
+    `a stopping Pgpool-II pod needs up to ${PGPOOL_SIGTERM_REACTION_SECONDS} s to act on SIGTERM + ${PGPOOL_LEAVE_SERVICE_SECONDS} s to leave the Service + ` +
+      `${drainSeconds} s of drain + ${PGPOOL_FAST_SHUTDOWN_SECONDS} s for the fast shutdown = ${stopSeconds} s, ` +
+      `more than pgpool.terminationGracePeriodSeconds (${pgpoolGraceSeconds} s): Kubernetes would SIGKILL it in the middle of the drain`,
+    `Lower pgpool.drainSeconds to ${Math.max(0, pgpoolGraceSeconds - stopOverhead)} or less, or raise pgpool.terminationGracePeriodSeconds to ${stopSeconds} or more.`,
   );
 
   const repmgrNodes = tiers.reduce((sum, t) => sum + t.replicas, 0);

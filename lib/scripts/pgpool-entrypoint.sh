@@ -120,17 +120,20 @@ session_works() {
 }
 
 # "pid parent-pid title" of every process whose title starts with "pgpool: $1". Read from
-# /proc: the image need not ship procps.
+# /proc with builtins only (no fork per process: this runs while a pod stops, on a machine that
+# may be starved); the image need not ship procps. pgpool writes its process titles over
+# argv[0], so the title is the first NUL-terminated string of cmdline.
 pgpool_processes() {
   local d cmd stat
   for d in /proc/[0-9]*; do
-    cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+    cmd=
+    { IFS= read -r -d '' cmd <"$d/cmdline"; } 2>/dev/null
     [[ $cmd == "pgpool: $1"* ]] || continue
-    stat=$(<"$d/stat") || continue
+    { IFS= read -r stat <"$d/stat"; } 2>/dev/null || continue
     # Field 4 of stat is the parent pid; the command name before it is "(pgpool)".
     stat=${stat#*) }
     read -r _ stat _ <<<"$stat"
-    printf '%s %s %s\n' "${d#/proc/}" "$stat" "${cmd% }"
+    printf '%s %s %s\n' "${d#/proc/}" "$stat" "${cmd%"${cmd##*[![:space:]]}"}"
   done
 }
 
@@ -187,23 +190,9 @@ restore_sr_worker() {
 # worker for good. The next failover waits for the PCP process to exit and never
 # ends, and PCP stops answering. A worker still there on the next failed pass gets SIGINT
 # (it only serves one request; pgpool forks a new one per connection).
-# And the PCP process itself: pgpool does not restart one that exited with status 0 outside a
-# failover ("PCP child ... exited with success and will not be restarted"). Without it no
-# correction can run and the probes go stale; two failed passes without it restart pgpool.
 STUCK_PCP=""
-PCP_GONE_PASSES=0
 unstick_pcp() {
   local pid _ppid title seen=""
-  if pgpool_processes "PCP: wait for connection request" | grep -q .; then
-    PCP_GONE_PASSES=0
-  else
-    PCP_GONE_PASSES=$((PCP_GONE_PASSES + 1))
-    if ((PCP_GONE_PASSES >= 2)); then
-      PCP_GONE_PASSES=0
-      restart_pgpool "pgpool's PCP process is gone and pgpool does not restart it: no correction can run"
-      return 0
-    fi
-  fi
   while read -r pid _ppid title; do
     seen+=" $pid"
     if [[ " $STUCK_PCP " == *" $pid "* ]]; then

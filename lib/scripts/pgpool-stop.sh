@@ -13,7 +13,7 @@
 # pgpool_processes and stop_pgpool from there.
 
 : "${PGHA_LEAVE_SERVICE_SECONDS:=3}"
-: "${PGHA_DRAIN_SECONDS:=15}"
+: "${PGHA_DRAIN_SECONDS:=10}"
 
 # Client sessions open on this pod: pgpool children whose title names a client
 # ("pgpool: app app 10.244.0.7(51234) idle").

@@ -183,12 +183,12 @@ describe('constructs: GIVEN default props WHEN synthesized THEN the documented o
   it('a stopping Pgpool-II pod gets its grace period, and its entrypoint the leave and drain windows that fit in it', () => {
     const d = find(objects, 'Deployment', 'c-pgpool');
     expect(podSpec(d).terminationGracePeriodSeconds).toBe(30);
-    expect(envOf(d)).toMatchObject({ PGHA_LEAVE_SERVICE_SECONDS: '3', PGHA_DRAIN_SECONDS: '15' });
+    expect(envOf(d)).toMatchObject({ PGHA_LEAVE_SERVICE_SECONDS: '3', PGHA_DRAIN_SECONDS: '10' });
     const chart = Testing.chart();
-    new PostgresCluster(chart, 'c', { namespace: 'db', pgpool: { drainSeconds: 50, terminationGracePeriodSeconds: 60 } });
+    new PostgresCluster(chart, 'c', { namespace: 'db', pgpool: { drainSeconds: 45, terminationGracePeriodSeconds: 60 } });
     const custom = find(Testing.synth(chart), 'Deployment', 'c-pgpool');
     expect(podSpec(custom).terminationGracePeriodSeconds).toBe(60);
-    expect(envOf(custom)).toMatchObject({ PGHA_DRAIN_SECONDS: '50' });
+    expect(envOf(custom)).toMatchObject({ PGHA_DRAIN_SECONDS: '45' });
   });
 
   it("the repmgr host of member i (POD.PGHA_SERVICE.PGHA_DOMAIN_SUFFIX) is pgpool's backend_hostname i", () => {

@@ -188,8 +188,8 @@ const BAD_INPUTS: BadRow[] = [
   ['pgpool.maxReplicationDelayBytes negative', { pgpool: { maxReplicationDelayBytes: -1 } }, 'pgpool.maxReplicationDelayBytes', /from 0 to \d+, got -1/],
   ['pgpool.drainSeconds negative', { pgpool: { drainSeconds: -1 } }, 'pgpool.drainSeconds', /from 0 to 3600, got -1/],
   ['pgpool.terminationGracePeriodSeconds 0', { pgpool: { terminationGracePeriodSeconds: 0 } }, 'pgpool.terminationGracePeriodSeconds', /from 1 to 86400, got 0/],
-  ['pgpool.drainSeconds longer than the grace period', { pgpool: { drainSeconds: 40 } }, 'pgpool.drainSeconds', /3 s to leave the Service \+ 40 s of drain \+ 5 s for the fast shutdown = 48 s, more than pgpool.terminationGracePeriodSeconds \(30 s\).*Lower pgpool.drainSeconds to 22 or less, or raise pgpool.terminationGracePeriodSeconds to 48/],
-  ['pgpool.drainSeconds within, grace period lowered below it', { pgpool: { terminationGracePeriodSeconds: 20 } }, 'pgpool.drainSeconds', /= 23 s, more than pgpool.terminationGracePeriodSeconds \(20 s\).*Lower pgpool.drainSeconds to 12 or less/],
+  ['pgpool.drainSeconds longer than the grace period', { pgpool: { drainSeconds: 40 } }, 'pgpool.drainSeconds', /5 s to act on SIGTERM \+ 3 s to leave the Service \+ 40 s of drain \+ 5 s for the fast shutdown = 53 s, more than pgpool.terminationGracePeriodSeconds \(30 s\).*Lower pgpool.drainSeconds to 17 or less, or raise pgpool.terminationGracePeriodSeconds to 53/],
+  ['pgpool.drainSeconds within, grace period lowered below it', { pgpool: { terminationGracePeriodSeconds: 20 } }, 'pgpool.drainSeconds', /= 23 s, more than pgpool.terminationGracePeriodSeconds \(20 s\).*Lower pgpool.drainSeconds to 7 or less/],
   [
     'pgpool connection budget over max_connections',
     { pgpool: { numInitChildren: 100 } },
@@ -353,7 +353,7 @@ describe('validation: GIVEN no props WHEN resolved THEN the documented defaults 
     expect(members.defaultPriority).toBe(100);
   });
 
-  it('2 Pgpool-II replicas, 32 children, max_pool 2, load balancing on, per session, 10 MiB delay, 15 s drain in a 30 s grace period', () => {
+  it('2 Pgpool-II replicas, 32 children, max_pool 2, load balancing on, per session, 10 MiB delay, 10 s drain in a 30 s grace period', () => {
     expect(c.pgpool).toMatchObject({
       replicas: 2,
       maxSurge: 1,
@@ -363,7 +363,7 @@ describe('validation: GIVEN no props WHEN resolved THEN the documented defaults 
       statementLevelLoadBalancing: false,
       maxReplicationDelayBytes: 10 * 1024 * 1024,
       leaveServiceSeconds: 3,
-      drainSeconds: 15,
+      drainSeconds: 10,
       terminationGracePeriodSeconds: 30,
       port: 5432,
       pcpPort: 9898,
@@ -643,8 +643,8 @@ describe('validation: GIVEN a prop WHEN resolved THEN it has its effect on the m
   });
 
   it('pgpool.drainSeconds and terminationGracePeriodSeconds are kept when they fit', () => {
-    expect(resolve({ pgpool: { drainSeconds: 52, terminationGracePeriodSeconds: 60 } }).pgpool).toMatchObject({ drainSeconds: 52, terminationGracePeriodSeconds: 60 });
-    expect(resolve({ pgpool: { drainSeconds: 0, terminationGracePeriodSeconds: 8 } }).pgpool).toMatchObject({ drainSeconds: 0, terminationGracePeriodSeconds: 8 });
+    expect(resolve({ pgpool: { drainSeconds: 47, terminationGracePeriodSeconds: 60 } }).pgpool).toMatchObject({ drainSeconds: 47, terminationGracePeriodSeconds: 60 });
+    expect(resolve({ pgpool: { drainSeconds: 0, terminationGracePeriodSeconds: 13 } }).pgpool).toMatchObject({ drainSeconds: 0, terminationGracePeriodSeconds: 13 });
   });
 
   it('pgpool.allowSinglePgpool allows 1 replica', () => {
