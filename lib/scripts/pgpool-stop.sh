@@ -39,6 +39,9 @@ wait_pgpool_exit() {
 drain_and_stop() {
   publish_status stopping
   log "$1: leaving the Service (not ready); new sessions still accepted for ${PGHA_LEAVE_SERVICE_SECONDS}s while the endpoints drop this pod; $(client_sessions) client sessions open"
+  # The wake-up line of the SIGTERM (lib-base.sh on_signal) may still be in the nap FIFO:
+  # consume it, or the wait below ends at once.
+  while read -r -t 0.01 -u "$NAP_FD" _; do :; done
   read -r -t "$PGHA_LEAVE_SERVICE_SECONDS" -u "$NAP_FD" _
   log "drain: smart shutdown of pgpool; the $(client_sessions) open client sessions have ${PGHA_DRAIN_SECONDS}s to end"
   kill -TERM "$PGPOOL_PID" 2>/dev/null
@@ -46,9 +49,26 @@ drain_and_stop() {
     log "drain: every client session ended; pgpool stopped"
   else
     log "drain: $(client_sessions) client sessions still open after ${PGHA_DRAIN_SECONDS}s: fast shutdown closes them"
-    stop_pgpool
+    fast_stop_after_drain
   fi
   wait "$PGPOOL_PID" 2>/dev/null
+}
+
+# After a smart shutdown, SIGINT to pgpool's main process alone does nothing: it handles one
+# shutdown signal at a time and waits for its children inside the SIGTERM handler, so it never
+# passes SIGINT on, and the children keep serving their sessions. Each child acts on SIGINT
+# itself (it exits at once, closing its client's session), so every child gets it too. A
+# pgpool still there 3 s later gets SIGKILL with its children.
+fast_stop_after_drain() {
+  local pid ppid _title
+  local -a children=()
+  while read -r pid ppid _title; do
+    [[ $ppid == "$PGPOOL_PID" ]] && children+=("$pid")
+  done < <(pgpool_processes "")
+  kill -INT "$PGPOOL_PID" "${children[@]}" 2>/dev/null
+  wait_pgpool_exit 3 && return 0
+  log "drain: pgpool did not exit 3 s after the fast shutdown: SIGKILL to it and its ${#children[@]} children"
+  kill -KILL "$PGPOOL_PID" "${children[@]}" 2>/dev/null
 }
 
 # The last resort of a correction: pgpool restarted, drained like a stop, with the reason
