@@ -83,11 +83,6 @@ write_credentials() {
   log "credentials: key file, pool_passwd (AES: $PGHA_APP_USER, $PGHA_MONITOR_USER), pcp.conf (user $PGHA_MONITOR_USER)"
 }
 
-# SIGINT is pgpool's fast shutdown (SIGTERM waits for clients to leave).
-stop_pgpool() {
-  [[ -n $PGPOOL_PID ]] && kill -INT "$PGPOOL_PID" 2>/dev/null && wait "$PGPOOL_PID"
-}
-
 pcp() {
   local cmd=$1
   shift

@@ -1,16 +1,18 @@
 #!/bin/bash
 # How a Pgpool-II pod stops (a rollout, a drain, a scale-down), or restarts pgpool as the last
-# resort of a correction, without cutting sessions that can end by themselves. Kubernetes drops a terminating pod from the Service's endpoints when it
-# sends SIGTERM, but every node's kube-proxy applies that a moment later; and the sessions open
-# on this pod belong to clients that did nothing wrong.
+# resort of a correction, without cutting sessions that can end by themselves. Kubernetes drops
+# a terminating pod from the Service's endpoints when it sends SIGTERM, but every node's
+# kube-proxy applies that a moment later; and the sessions open on this pod belong to clients
+# that did nothing wrong.
 #   1. Leave: the probe endpoint reports "stopping" (not ready) at once, and pgpool keeps
 #      accepting for PGHA_LEAVE_SERVICE_SECONDS, for clients the old endpoints still send here.
 #   2. Drain: a smart shutdown (SIGTERM to pgpool): idle children exit, a child with a client
 #      serves it until the client disconnects. Up to PGHA_DRAIN_SECONDS.
-#   3. A fast shutdown (SIGINT) closes whatever is still open, logged with the count.
-# Synth checks that the three fit in the pod's termination grace period.
-# Sourced by pgpool-entrypoint.sh; never executed. Uses PGPOOL_PID, publish_status,
-# pgpool_processes and stop_pgpool from there.
+#   3. A fast shutdown closes whatever is still open, logged with the count.
+# Synth checks that these, and the time the entrypoint takes to act on SIGTERM, fit in the
+# pod's termination grace period.
+# Sourced by pgpool-entrypoint.sh; never executed. Uses PGPOOL_PID, NAP_FD, publish_status,
+# pgpool_processes, start_pgpool and SERVING from there and lib-base.sh.
 
 : "${PGHA_LEAVE_SERVICE_SECONDS:=3}"
 : "${PGHA_DRAIN_SECONDS:=10}"
