@@ -60,8 +60,8 @@ IFS='|' read -r target_recovery fork < <(peer_sql "$target" "SELECT pg_is_in_rec
       pg_read_file('pg_wal/' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '.history'), E'\\n') AS l
       WHERE l ~ '^[0-9]' ORDER BY split_part(l, E'\\t', 1)::int DESC LIMIT 1), '')")
 [[ ${target_recovery:-} == 0 ]] || repmgr_follow "${target%%.*} did not answer as a primary with a timeline history"
-old_host=${conninfo#*host=\'}
-old_host=${old_host%%\'*}
+conninfo_pointed_at "$conninfo" "$target"
+new_conninfo=$REPLY old_host=$OLD_HOST
 if [[ $old_host != "$target" ]]; then
   lsn_num "$held"
   held_num=$REPLY
@@ -86,9 +86,6 @@ if [[ $old_host == "$target" ]]; then
   log "following ${target%%.*} (node $target_id): primary_conninfo already named it (set by its promotion); slot '$slot' there and this node's record written, $(((${EPOCHREALTIME/./} - t0) / 1000)) ms after the notification"
   exit 0
 fi
-# The same primary_conninfo, with the new host: every other option (keepalives, timeouts,
-# application_name for synchronous_standby_names, passfile) stays as repmgr wrote it.
-new_conninfo=${conninfo/host=\'$old_host\'/host=\'$target\'}
 psql -X -At -q -v ON_ERROR_STOP=1 -U "$PGHA_SUPERUSER" -d postgres \
   -c "ALTER SYSTEM SET primary_conninfo = '${new_conninfo//\'/\'\'}'" -c "SELECT pg_reload_conf()" >/dev/null ||
   repmgr_follow "cannot set primary_conninfo"

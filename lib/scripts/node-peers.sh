@@ -161,6 +161,16 @@ conninfo_host() {
   REPLY=${h//\'/}
 }
 
+# primary_conninfo as repmgr writes it (host='...' quoted), pointed at host $2: REPLY gets the
+# new string, OLD_HOST the host it named. Every other option stays: application_name (what
+# synchronous_standby_names matches), keepalives, timeouts, the passfile.
+OLD_HOST=
+conninfo_pointed_at() {
+  OLD_HOST=${1#*host=\'}
+  OLD_HOST=${OLD_HOST%%\'*}
+  REPLY=${1/host=\'$OLD_HOST\'/host=\'$2\'}
+}
+
 # PGHA_MEMBER_HOSTS, then the hosts of member records (node ids base..base+999) this node's
 # repmgr metadata holds that the list lacks, one per line. The list in the environment can
 # be older than the cluster: during the rolling update of a scale-up, pods not rolled yet

@@ -125,11 +125,8 @@ for h in "${followers[@]}"; do
     peer_sql "$h" "$notify" >/dev/null &
     continue
   fi
-  conninfo=${sibling_conninfo[$h]}
-  old_host=${conninfo#*host=\'}
-  old_host=${old_host%%\'*}
-  conninfo=${conninfo/host=\'$old_host\'/host=\'$SELF_HOST\'}
-  psql -X -At -q -d "$(peer_conninfo "$h")" -c "ALTER SYSTEM SET primary_conninfo = '${conninfo//\'/\'\'}'" \
+  conninfo_pointed_at "${sibling_conninfo[$h]}" "$SELF_HOST"
+  psql -X -At -q -d "$(peer_conninfo "$h")" -c "ALTER SYSTEM SET primary_conninfo = '${REPLY//\'/\'\'}'" \
     -c "SELECT pg_reload_conf()" -c "$notify" >/dev/null 2>&1 &
 done
 log "promoted $(((${EPOCHREALTIME/./} - t0) / 1000)) ms after the election chose this node; told ${#followers[@]} other member(s) to follow (${#sibling_conninfo[@]} pointed here at once)"
