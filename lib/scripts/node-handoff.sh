@@ -152,16 +152,13 @@ handoff() {
 # only the host changed, then a reload (primary_conninfo is reloadable since PostgreSQL 13: the
 # WAL receiver restarts with it). All at once, each bounded by the connect timeout.
 handoff_point_followers() {
-  local target=$1 h conninfo old_host
+  local target=$1 h
   local -a jobs=()
   shift
   for h in "$@"; do
-    conninfo=${conninfo_of[$h]}
-    old_host=${conninfo#*host=\'}
-    old_host=${old_host%%\'*}
-    conninfo=${conninfo/host=\'$old_host\'/host=\'$target\'}
+    conninfo_pointed_at "${conninfo_of[$h]}" "$target"
     psql -X -At -q -v ON_ERROR_STOP=1 -d "$(peer_conninfo "$h")" \
-      -c "ALTER SYSTEM SET primary_conninfo = '${conninfo//\'/\'\'}'" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 &
+      -c "ALTER SYSTEM SET primary_conninfo = '${REPLY//\'/\'\'}'" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 &
     jobs+=("$!")
   done
   ((${#jobs[@]} == 0)) || wait "${jobs[@]}"

@@ -5,7 +5,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './helpers';
 import type { PostgresClusterProps } from '../../lib/model/props';
 import { resolveCluster } from '../../lib/model/resolve-cluster';
 import { membersOf, podHost, type ResolvedCluster } from '../../lib/model/resolved';
