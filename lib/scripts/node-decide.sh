@@ -201,13 +201,16 @@ decide_upstream() {
 }
 
 # The promotion guard (node-promote.sh). $1 this node is in recovery (1/0), $2 the WAL it
-# holds, then one line per sibling member asked (host=, recovery=, lsn=; no recovery= when it
-# did not answer: unreachable siblings are left to repmgrd's majority rule). A sibling out of
-# recovery is a live primary; a sibling holding more WAL may hold acknowledged writes.
+# holds, $3 its priority, $4 its node id, then one line per sibling member asked (host=,
+# recovery=, lsn=, priority=, id=; no recovery= when it did not answer: unreachable siblings are
+# left to repmgrd's majority rule). A sibling out of recovery is a live primary; a sibling
+# holding more WAL may hold acknowledged writes. A sibling holding as much wins by repmgrd's own
+# tie-break (higher priority, then lower node id): two elections that each saw no other
+# candidate (a stale upstream in a repmgr record hides a sibling) then still promote one node.
 # VERDICT promote | refuse.
 decide_promotion() {
-  local rec=$1 own=$2 line host lsn ownv
-  shift 2
+  local rec=$1 own=$2 own_prio=$3 own_id=$4 line lsn ownv prio id
+  shift 4
   VERDICT=refuse
   if ((rec != 1)); then
     REASON="this node is not in recovery; nothing to promote"
@@ -230,7 +233,17 @@ decide_promotion() {
       REASON="$REPLY holds WAL up to $lsn, this node only up to $own (it may hold acknowledged writes); the next election must pick it"
       return 1
     fi
+    ((REPLY == ownv)) || continue
+    status_get "$line" priority || continue
+    prio=$REPLY
+    status_get "$line" id || continue
+    id=$REPLY
+    if ((prio > 0 && (prio > own_prio || (prio == own_prio && id < own_id)))); then
+      status_get "$line" host
+      REASON="$REPLY holds as much WAL ($lsn) and wins repmgrd's tie-break (priority $prio, node $id; this node priority $own_prio, node $own_id); the next election must pick it"
+      return 1
+    fi
   done
-  VERDICT=promote REASON="no reachable sibling is ahead of $own"
+  VERDICT=promote REASON="no reachable sibling is ahead of $own or ahead in the tie-break"
   return 0
 }

@@ -45,13 +45,28 @@ source "$HERE/node-instance.sh"
 readonly HELD_LSN_SQL="SELECT pg_is_in_recovery()::int, COALESCE(GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), '0/0')"
 
 t0=${EPOCHREALTIME/./}
-# This node's position and the failed primary (its upstream in the local metadata), in one
-# session: on a starved machine every process and login counts.
-own=$(repmgr_sql "$HELD_LSN_SQL, (SELECT COALESCE(upstream_node_id, 0) FROM repmgr.nodes WHERE node_id = $NODE_ID)") ||
+# This node's position, its upstream in the local metadata and the primary it streamed from, in
+# one session: on a starved machine every process and login counts.
+own=$(repmgr_sql "$HELD_LSN_SQL, (SELECT COALESCE(upstream_node_id, 0) FROM repmgr.nodes WHERE node_id = $NODE_ID),
+  current_setting('primary_conninfo')") ||
   die "cannot read this node's WAL position; not promoting"
-failed_id=${own##*|}
-own=${own%|*}
+IFS='|' read -r own_rec own_lsn meta_upstream own_conninfo <<<"$own"
 t_own=${EPOCHREALTIME/./}
+# The failed primary is the member both the metadata and primary_conninfo name. Only that one
+# is not waited for. When they differ (a record left stale by an earlier failover while a
+# promotion pointed this node elsewhere), neither is trusted and every member is waited for:
+# a member wrongly taken for the failed primary is a live sibling whose position, or
+# promotion, this guard would not see.
+failed_id=0
+conninfo_host=
+[[ $own_conninfo == *"host='"* ]] && conninfo_host=${own_conninfo#*host=\'} && conninfo_host=${conninfo_host%%\'*}
+if [[ -n $conninfo_host ]]; then
+  node_id_reply "$conninfo_host"
+  ((REPLY == meta_upstream)) && failed_id=$meta_upstream
+else
+  failed_id=$meta_upstream
+fi
+((failed_id != 0)) || log "the metadata names node $meta_upstream as the upstream, primary_conninfo ${conninfo_host:-no host}: waiting for every member"
 
 # Every other member at once, each answer into its own file: "recovery|lsn|slot|conninfo"
 # (its WAL position, and what it streams with: the slot name and primary_conninfo), or empty
@@ -87,7 +102,8 @@ for h in "${hosts[@]}"; do
     # Only a failed primary that answers as a primary counts (decide_promotion refuses then).
     [[ $recovery == 0 ]] && siblings+=("host=$h recovery=$recovery lsn=$lsn")
   elif [[ -n $answer ]]; then
-    siblings+=("host=$h recovery=$recovery lsn=$lsn")
+    priority_of "${pod##*-}"
+    siblings+=("host=$h recovery=$recovery lsn=$lsn priority=$REPLY id=$((PGHA_NODE_ID_BASE + ${pod##*-}))")
     [[ $recovery == 1 ]] && followers+=("$h")
     [[ $recovery == 1 && $slot == repmgr_slot_* && $conninfo == *"host='"*"'"* ]] && sibling_slot[$h]=$slot sibling_conninfo[$h]=$conninfo
   else
@@ -95,7 +111,8 @@ for h in "${hosts[@]}"; do
   fi
 done
 
-decide_promotion "${own%%|*}" "${own##*|}" "${siblings[@]}" || die "not promoting: $REASON"
+priority_of "$ORDINAL"
+decide_promotion "$own_rec" "$own_lsn" "$REPLY" "$NODE_ID" "${siblings[@]}" || die "not promoting: $REASON"
 log "$REASON (own position read in $(((t_own - t0) / 1000)) ms, the other members answered $(((${EPOCHREALTIME/./} - t_own) / 1000)) ms later): promoting"
 # pg_promote() waits for the promotion. In the same session right after: the slots the other
 # members will stream from, then the metadata.

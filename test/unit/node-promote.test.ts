@@ -14,8 +14,8 @@ import { REPO_ROOT } from './helpers';
 const execFileAsync = promisify(execFile);
 const SCRIPT = join(REPO_ROOT, 'lib', 'scripts', 'node-promote.sh');
 
-// Answers the script's queries from files: own and upstream (this node: its position, and its
-// upstream in repmgr.nodes), peer-<host> (a member over TCP; a missing file = unreachable).
+// Answers the script's queries from files: own, upstream and conninfo (this node: its position,
+// its upstream in repmgr.nodes, its primary_conninfo), peer-<host> (a member over TCP; a missing file = unreachable).
 // Records every host asked, the pg_promote() call, the metadata written in its session and
 // the members told to follow. With $STUB_DIR/together, a peer answers only
 // once every peer has been asked (or gives up after 5 s): asked one after the other, the first
@@ -43,8 +43,8 @@ case $d in
     fi
     [[ -f $f ]] || exit 2
     cat "$f" ;;
-  # This node's own position and its upstream (the failed primary), in one query.
-  *) [[ -f $STUB_DIR/own ]] || exit 2; printf '%s|%s\\n' "$(<"$STUB_DIR/own")" "$(<"$STUB_DIR/upstream")" ;;
+  # This node's own position, its upstream and its primary_conninfo, in one query.
+  *) [[ -f $STUB_DIR/own ]] || exit 2; printf '%s|%s|%s\\n' "$(<"$STUB_DIR/own")" "$(<"$STUB_DIR/upstream")" "$(<"$STUB_DIR/conninfo")" ;;
 esac
 `;
 
@@ -58,8 +58,13 @@ describe('node-promote.sh: GIVEN the election winner (pg-1; the failed primary p
     chmodSync(join(dir, 'psql'), 0o755);
     writeFileSync(join(dir, 'own'), '1|0/5000100');
     writeFileSync(join(dir, 'upstream'), '1000');
+    writeFileSync(join(dir, 'conninfo'), `user=repmgr connect_timeout=2 host='${host(0)}' port=5432 application_name='pg-1'`);
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  let priorities = '100 100 100';
+  afterEach(() => {
+    priorities = '100 100 100';
+  });
 
   const run = () =>
     execFileAsync('bash', [SCRIPT], {
@@ -72,6 +77,7 @@ describe('node-promote.sh: GIVEN the election winner (pg-1; the failed primary p
         PGHA_DOMAIN_SUFFIX: 'db.svc.cluster.local',
         PGHA_MEMBER_HOSTS: [0, 1, 2].map(host).join(' '),
         PGHA_NODE_ID_BASE: '1000',
+        PGHA_PRIORITIES: priorities,
         PGHA_RUN_DIR: dir,
       },
     }).then(
@@ -119,10 +125,49 @@ describe('node-promote.sh: GIVEN the election winner (pg-1; the failed primary p
     expect(r.out).toMatch(/told 1 other member\(s\) to follow \(1 pointed here at once\)/);
   });
 
-  it('WHEN the sibling holds as much WAL THEN it promotes (the election already broke the tie)', async () => {
+  it("WHEN the sibling holds as much WAL and loses repmgrd's tie-break (same priority, higher node id) THEN it promotes", async () => {
     writeFileSync(join(dir, `peer-${host(2)}`), '1|0/5000100\n');
-    expect((await run()).code).toBe(0);
+    const r = await run();
+    expect(r.code, r.out).toBe(0);
     expect(promoted()).toBe(true);
+  });
+
+  it("WHEN the sibling holds as much WAL and wins repmgrd's tie-break (higher priority) THEN it refuses, naming the rule", async () => {
+    priorities = '100 100 200';
+    writeFileSync(join(dir, `peer-${host(2)}`), '1|0/5000100\n');
+    const r = await run();
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain(`not promoting: ${host(2)} holds as much WAL (0/5000100) and wins repmgrd's tie-break (priority 200, node 1002; this node priority 100, node 1001)`);
+    expect(promoted()).toBe(false);
+  });
+
+  describe('GIVEN a repmgr record left stale by an earlier failover: the metadata names the live sibling pg-2 as the upstream, primary_conninfo the failed pg-0', () => {
+    beforeEach(() => writeFileSync(join(dir, 'upstream'), '1002'));
+
+    it('WHEN pg-2 was promoted by an election of its own a moment ago THEN it sees pg-2 out of recovery and refuses (two primaries otherwise)', async () => {
+      writeFileSync(join(dir, `peer-${host(2)}`), '0|0/5000300\n');
+      const r = await run();
+      expect(r.code).not.toBe(0);
+      expect(r.out).toContain(`${host(2)} is out of recovery`);
+      expect(r.out).toMatch(/the metadata names node 1002 as the upstream, primary_conninfo pg-0\S+: waiting for every member/);
+      expect(promoted()).toBe(false);
+    });
+
+    it('WHEN pg-0 answers as a standby holding as much WAL THEN it is a sibling that wins the tie-break (lower node id): it refuses', async () => {
+      writeFileSync(join(dir, `peer-${host(0)}`), '1|0/5000100\n');
+      writeFileSync(join(dir, `peer-${host(2)}`), '1|0/5000000\n');
+      const r = await run();
+      expect(r.code).not.toBe(0);
+      expect(r.out).toContain(`not promoting: ${host(0)} holds as much WAL`);
+      expect(promoted()).toBe(false);
+    });
+
+    it('WHEN pg-2 is a standby behind this node and pg-0 is dead THEN it promotes', async () => {
+      writeFileSync(join(dir, `peer-${host(2)}`), '1|0/5000000\n');
+      const r = await run();
+      expect(r.code, r.out).toBe(0);
+      expect(promoted()).toBe(true);
+    });
   });
 
   it('WHEN the sibling holds more WAL THEN it refuses, names the sibling and never calls repmgr', async () => {
