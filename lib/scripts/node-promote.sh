@@ -111,8 +111,25 @@ for h in "${hosts[@]}"; do
   fi
 done
 
+# Refused because a member is a live primary that this node already streams from (a promotion
+# elsewhere pointed it there): repmgrd does not follow after a failed promote_command, it goes
+# back to monitoring with the record it has. That record would keep naming the dead upstream,
+# and in the next election hide this node from its siblings' repmgrd (each then sees itself as
+# the only candidate). node-follow.sh writes the record (and the slot) on the live primary.
+refuse_promotion() {
+  local line
+  for line in "${siblings[@]}"; do
+    [[ -n $conninfo_host && $line == "host=$conninfo_host recovery=0 "* ]] || continue
+    node_id_reply "$conninfo_host"
+    log "FATAL: not promoting: $REASON; this node streams from it already: node-follow.sh $REPLY records it as the upstream"
+    bash "$HERE/node-follow.sh" "$REPLY" || log "WARNING: node-follow.sh $REPLY failed; this node's record still names node $meta_upstream"
+    exit 1
+  done
+  die "not promoting: $REASON"
+}
+
 priority_of "$ORDINAL"
-decide_promotion "$own_rec" "$own_lsn" "$REPLY" "$NODE_ID" "${siblings[@]}" || die "not promoting: $REASON"
+decide_promotion "$own_rec" "$own_lsn" "$REPLY" "$NODE_ID" "${siblings[@]}" || refuse_promotion
 log "$REASON (own position read in $(((t_own - t0) / 1000)) ms, the other members answered $(((${EPOCHREALTIME/./} - t_own) / 1000)) ms later): promoting"
 # pg_promote() waits for the promotion. In the same session right after: the slots the other
 # members will stream from, then the metadata.

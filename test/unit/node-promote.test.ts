@@ -4,7 +4,7 @@
  * tested here in milliseconds; the cluster suite runs it for real in every failover scenario.
  */
 import { execFile } from 'child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { promisify } from 'util';
@@ -66,8 +66,8 @@ describe('node-promote.sh: GIVEN the election winner (pg-1; the failed primary p
     priorities = '100 100 100';
   });
 
-  const run = () =>
-    execFileAsync('bash', [SCRIPT], {
+  const run = (script = SCRIPT) =>
+    execFileAsync('bash', [script], {
       timeout: 20_000,
       env: {
         PATH: `${dir}:${process.env.PATH}`,
@@ -226,5 +226,33 @@ describe('node-promote.sh: GIVEN the election winner (pg-1; the failed primary p
     const r = await run();
     expect(r.code).not.toBe(0);
     expect(promoted()).toBe(false);
+  });
+  describe('GIVEN a copy of the scripts whose node-follow.sh only records its argument', () => {
+    let copy: string;
+    beforeEach(() => {
+      copy = join(dir, 'scripts');
+      cpSync(join(REPO_ROOT, 'lib', 'scripts'), copy, { recursive: true });
+      writeFileSync(join(copy, 'node-follow.sh'), `echo "$1" >"$STUB_DIR/followed"\n`);
+    });
+    const followed = () => (existsSync(join(dir, 'followed')) ? readFileSync(join(dir, 'followed'), 'utf8').trim() : '');
+
+    it("WHEN the live primary that refuses the promotion is the one this node's primary_conninfo names (a promotion elsewhere pointed it there) THEN node-follow.sh records it as the upstream (repmgrd does not follow after a failed promotion)", async () => {
+      writeFileSync(join(dir, 'conninfo'), `user=repmgr connect_timeout=2 host='${host(2)}' port=5432 application_name='pg-1'`);
+      writeFileSync(join(dir, `peer-${host(2)}`), '0|0/5000300\n');
+      const r = await run(join(copy, 'node-promote.sh'));
+      expect(r.code).not.toBe(0);
+      expect(r.out).toContain(`not promoting: ${host(2)} is out of recovery`);
+      expect(r.out).toContain('node-follow.sh 1002 records it as the upstream');
+      expect(followed()).toBe('1002');
+      expect(promoted()).toBe(false);
+    });
+
+    it('WHEN the live primary is not the one this node streams from THEN it only refuses (pointing this node elsewhere is repmgrd\'s and the entrypoint\'s call)', async () => {
+      writeFileSync(join(dir, `peer-${host(2)}`), '0|0/5000300\n');
+      const r = await run(join(copy, 'node-promote.sh'));
+      expect(r.code).not.toBe(0);
+      expect(r.out).toContain(`not promoting: ${host(2)} is out of recovery`);
+      expect(followed()).toBe('');
+    });
   });
 });
