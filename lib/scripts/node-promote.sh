@@ -58,15 +58,15 @@ t_own=${EPOCHREALTIME/./}
 # a member wrongly taken for the failed primary is a live sibling whose position, or
 # promotion, this guard would not see.
 failed_id=0
-conninfo_host=
-[[ $own_conninfo == *"host='"* ]] && conninfo_host=${own_conninfo#*host=\'} && conninfo_host=${conninfo_host%%\'*}
-if [[ -n $conninfo_host ]]; then
-  node_id_reply "$conninfo_host"
+conninfo_host "$own_conninfo"
+streamed_from=$REPLY
+if [[ -n $streamed_from ]]; then
+  node_id_reply "$streamed_from"
   ((REPLY == meta_upstream)) && failed_id=$meta_upstream
 else
   failed_id=$meta_upstream
 fi
-((failed_id != 0)) || log "the metadata names node $meta_upstream as the upstream, primary_conninfo ${conninfo_host:-no host}: waiting for every member"
+((failed_id != 0)) || log "the metadata names node $meta_upstream as the upstream, primary_conninfo ${streamed_from:-no host}: waiting for every member"
 
 # Every other member at once, each answer into its own file: "recovery|lsn|slot|conninfo"
 # (its WAL position, and what it streams with: the slot name and primary_conninfo), or empty
@@ -119,8 +119,8 @@ done
 refuse_promotion() {
   local line
   for line in "${siblings[@]}"; do
-    [[ -n $conninfo_host && $line == "host=$conninfo_host recovery=0 "* ]] || continue
-    node_id_reply "$conninfo_host"
+    [[ -n $streamed_from && $line == "host=$streamed_from recovery=0 "* ]] || continue
+    node_id_reply "$streamed_from"
     log "FATAL: not promoting: $REASON; this node streams from it already: node-follow.sh $REPLY records it as the upstream"
     bash "$HERE/node-follow.sh" "$REPLY" || log "WARNING: node-follow.sh $REPLY failed; this node's record still names node $meta_upstream"
     exit 1
