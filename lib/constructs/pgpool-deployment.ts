@@ -86,9 +86,11 @@ export class PgpoolDeployment extends Construct {
       resources: resourceRequirements(pp.resources),
       securityContext: containerSecurityContext(PGPOOL_UID),
       // The verdicts follow the entrypoint's reconcile loop (every 5 s): started once a client
-      // session through Pgpool-II worked; ready while PCP answered within the last 12 s (not
-      // "has a primary": during a failover the pods keep their endpoints, so clients wait
-      // briefly instead of seeing "no endpoints"); live fails after 60 s without an answer.
+      // session through Pgpool-II worked; ready while PCP answered within the last 12 s and the
+      // pod is not cut off from a primary that the standbys still hear from (then its peers
+      // serve; during a real failover no standby hears from a primary and every pod stays in,
+      // so clients wait for the new one instead of seeing "no endpoints"); live fails after
+      // 60 s without an answer.
       startupProbe: healthProbe('startup', { periodSeconds: 2, failureThreshold: 150 }),
       readinessProbe: healthProbe('ready', { periodSeconds: 3, failureThreshold: 2 }),
       livenessProbe: healthProbe('live', { periodSeconds: 10, failureThreshold: 3 }),

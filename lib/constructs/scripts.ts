@@ -27,7 +27,15 @@ export const NODE_SCRIPT_FILES = [
   'status-server.pl',
 ] as const;
 /** Scripts mounted into every Pgpool-II pod (C-pgpool-scripts). */
-export const PGPOOL_SCRIPT_FILES = ['lib-base.sh', 'lib-session.sh', 'pgpool-entrypoint.sh', 'pgpool-stop.sh', 'status-server.pl'] as const;
+export const PGPOOL_SCRIPT_FILES = [
+  'lib-base.sh',
+  'lib-session.sh',
+  'pgpool-decide.sh',
+  'pgpool-entrypoint.sh',
+  'pgpool-failover.sh',
+  'pgpool-stop.sh',
+  'status-server.pl',
+] as const;
 
 /** Reads the named scripts into ConfigMap data (file name -> content). */
 export function loadScripts(files: readonly string[]): Record<string, string> {

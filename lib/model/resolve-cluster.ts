@@ -72,6 +72,13 @@ const PGPOOL_MAX_SURGE = 1;
  * still get a session.
  */
 const PGPOOL_LEAVE_SERVICE_SECONDS = 3;
+/** A promotion once repmgrd decided: node-promote.sh asks its siblings, pg_promote, the record. */
+const PROMOTION_SECONDS = 10;
+/**
+ * The most Pgpool-II's failover command may hold a failover: Pgpool-II 4.5+ children wait at
+ * most 30 s for a failover to end (MAX_FAILOVER_WAIT), then serve without it.
+ */
+const PGPOOL_PRIMARY_WAIT_MAX_SECONDS = 25;
 /** What a fast shutdown of Pgpool-II needs after the drain: children exit at once on SIGINT. */
 const PGPOOL_FAST_SHUTDOWN_SECONDS = 5;
 /**
@@ -668,6 +675,9 @@ export function resolveCluster(
       maxReplicationDelayBytes,
       leaveServiceSeconds: PGPOOL_LEAVE_SERVICE_SECONDS,
       drainSeconds,
+      // repmgrd promotes at most its failure detection after Pgpool-II detached the primary
+      // (both watch the same death), plus the promotion itself.
+      primaryWaitSeconds: Math.min(timing.failureDetectionSeconds + PROMOTION_SECONDS, PGPOOL_PRIMARY_WAIT_MAX_SECONDS),
       terminationGracePeriodSeconds: pgpoolGraceSeconds,
       backends,
       resources: resolveResources('pgpool.resources', pp.resources, { cpu: '100m', memory: '128Mi', memoryLimit: '512Mi' }),

@@ -60,6 +60,11 @@ export interface ResolvedPgpool {
   readonly leaveServiceSeconds: number;
   /** Seconds open sessions get to end after that (smart shutdown), before a fast shutdown. */
   readonly drainSeconds: number;
+  /**
+   * Seconds Pgpool-II's failover command waits, after detaching the primary, for another
+   * backend to answer as the primary (lib/scripts/pgpool-failover.sh); new sessions wait.
+   */
+  readonly primaryWaitSeconds: number;
   readonly terminationGracePeriodSeconds: number;
   readonly backends: readonly ResolvedBackend[];
   readonly resources: ResolvedResources;

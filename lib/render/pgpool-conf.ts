@@ -7,7 +7,9 @@
  * - Backends are the member pods by the exact host names repmgr uses, so a backend's
  *   identity never changes when roles do.
  * - ALLOW_TO_FAILOVER + health check: a dead primary is detached, which makes Pgpool-II look
- *   for the new one. Pgpool-II itself never promotes (empty failover_command): repmgr does.
+ *   for the new one. Pgpool-II itself never promotes: repmgr does. Its failover_command
+ *   (pgpool-failover.sh) waits for repmgr's promotion while new sessions wait, and never lets
+ *   Pgpool-II send writes to a standby for want of a primary.
  * - search_primary_node_timeout is short: with 0, Pgpool-II loops forever over its *up*
  *   backends while the new primary is still marked down, and the entrypoint's reconcile loop
  *   (pcp_attach_node) queues behind that loop. A short search that gives up lets the loop
@@ -137,7 +139,9 @@ export function renderPgpoolConf(cluster: ResolvedCluster): string {
       {
         title: 'Failover: repmgr promotes; Pgpool-II only follows (never promotes itself)',
         settings: [
-          setting('failover_command', ''),
+          // Waits up to primaryWaitSeconds for the new primary when the primary was detached
+          // (sessions wait meanwhile), else detaches the standbys: no write goes to a standby.
+          setting('failover_command', `/bin/bash ${PGPOOL_PATHS.scripts}/pgpool-failover.sh %d %P ${pp.primaryWaitSeconds}`),
           setting('follow_primary_command', ''),
           setting('failover_on_backend_error', false),
           ...(pgpoolAtLeast(v, '4.3') ? [setting('failover_on_backend_shutdown', true)] : []),

@@ -12,10 +12,22 @@
 # highest ordinal of them; else the lowest ordinal. A StatefulSet rolls from the highest
 # ordinal down, so the primary moves once per roll, not to a pod the roll deletes next.
 # REPLY: the candidates' hosts, best first. VERDICT candidates | none.
+# No handoff at all while another member publishes state=primary: this node is then a stale
+# primary (frozen or cut off while another was promoted), its standbys stream from that member,
+# and promoting one of them would depose the live primary (their received WAL is on the newer
+# timeline, so it compares as past this node's shutdown checkpoint).
 decide_handoff_order() {
   local spec=$1 line host ord prio rolled key i
   local -a keys=() hosts=()
   shift
+  for line in "$@"; do
+    status_get "$line" state
+    [[ $REPLY == primary ]] || continue
+    status_get "$line" host
+    VERDICT=none REASON="${REPLY%%.*} is a primary already: this node is a stale primary, and a handoff would depose the live one"
+    REPLY=''
+    return 1
+  done
   for line in "$@"; do
     status_get "$line" state
     [[ $REPLY == standby ]] || continue

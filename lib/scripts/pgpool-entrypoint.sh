@@ -19,6 +19,10 @@ set -uo pipefail
 : "${PGHA_HEALTH_PORT:=8009}"
 : "${PGHA_READY_MAX_AGE:=$((2 * PGHA_PGPOOL_CHECK_INTERVAL + 2))}"
 : "${PGHA_LIVE_MAX_AGE:=60}"
+# A standby that heard from its upstream within this many seconds proves a live primary
+# (pgpool-decide.sh; a walsender sends a keepalive every wal_sender_timeout / 2 = 5 s).
+: "${PGHA_FRESH_WAL_SECONDS:=7}"
+export PGHA_FRESH_WAL_SECONDS
 SCRIPTS_DIR=$(dirname "${BASH_SOURCE[0]}")
 
 RUN_DIR=$PGHA_PGPOOL_RUN_DIR
@@ -32,10 +36,14 @@ STATUS_FILE=$RUN_DIR/status
 SESSION_DIR=$RUN_DIR/sessions
 LOG_TAG=pgpool-entrypoint
 NAP_FIFO=$RUN_DIR/nap
+# Present while pgpool-failover.sh holds a failover, waiting for a new primary.
+FAILOVER_WAITING=$RUN_DIR/failover-waiting
 # shellcheck source=lib-base.sh
 source "$SCRIPTS_DIR/lib-base.sh"
 # shellcheck source=lib-session.sh
 source "$SCRIPTS_DIR/lib-session.sh"
+# shellcheck source=pgpool-decide.sh
+source "$SCRIPTS_DIR/pgpool-decide.sh"
 # on_term: SIGTERM (lib-base.sh's on_signal records it; on_term runs at the next nap).
 # shellcheck source=pgpool-stop.sh
 source "$SCRIPTS_DIR/pgpool-stop.sh"
@@ -83,20 +91,34 @@ write_credentials() {
   log "credentials: key file, pool_passwd (AES: $PGHA_APP_USER, $PGHA_MONITOR_USER), pcp.conf (user $PGHA_MONITOR_USER)"
 }
 
+# "ID HOST PORT" per backend, for pgpool-failover.sh (run by pgpool, which passes it ids only).
+write_backends() {
+  local i=0 host
+  : >"$RUN_DIR/backends.new" || die "cannot write $RUN_DIR/backends.new"
+  while host=$(conf_value "backend_hostname$i") && [[ -n $host ]]; do
+    printf '%s %s %s\n' "$i" "$host" "$(conf_value "backend_port$i")" >>"$RUN_DIR/backends.new"
+    i=$((i + 1))
+  done
+  mv -f "$RUN_DIR/backends.new" "$RUN_DIR/backends"
+  log "backends: $i, listed in $RUN_DIR/backends for the failover command"
+}
+
 pcp() {
   local cmd=$1
   shift
   timeout 10 "$cmd" -h "$RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w "$@"
 }
 
-# BACKEND_LIVE: "recovery|walreceiver status|postmaster start (epoch s)" of backend $1 at
-# host $2 port $3, e.g. "true|streaming|1795630010" or "false|primary|1795630010"; empty when
+# BACKEND_LIVE: "recovery|walreceiver status|seconds since the walreceiver last heard from its
+# upstream (-1: none)|postmaster start (epoch s)" of backend $1 at host $2 port $3, e.g.
+# "true|streaming|2|1795630010" or "false|primary|-1|1795630010"; empty when
 # it does not answer within 5 s. Asked over a session kept open per backend (lib-session.sh):
 # a new connection per backend per pass cost a psql and a backend fork each.
 BACKEND_LIVE=
 backend_state() {
   BACKEND_LIVE=
   session_query "backend$1" 5 "SELECT pg_is_in_recovery()::text || CASE WHEN pg_is_in_recovery() THEN '|' || COALESCE((SELECT status FROM pg_stat_wal_receiver), 'none') ELSE '|primary' END
+          || '|' || coalesce((SELECT extract(epoch FROM now() - last_msg_receipt_time)::int FROM pg_stat_wal_receiver), -1)
           || '|' || extract(epoch FROM pg_postmaster_start_time())::bigint" \
     "host=$2 port=$3 user=$PGHA_MONITOR_USER dbname=postgres connect_timeout=${PGHA_CONNECT_TIMEOUT:-2} keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3" &&
     BACKEND_LIVE=${SESSION_ROWS[0]:-}
@@ -152,14 +174,26 @@ sr_worker_pid() {
 # failover then completes and pgpool forks a new worker, which skips down backends.
 STUCK_PASSES=0
 unstick_failover() {
-  local pid
   STUCK_PASSES=$((STUCK_PASSES + 1))
   # One pass may catch a failover that is merely under way (search_primary_node_timeout).
   ((STUCK_PASSES >= 2)) || return 0
-  pid=$(sr_worker_pid) || { log "correction: pgpool's failover of backend $1 is stuck, but no check worker found"; return 0; }
-  log "correction: pgpool's primary is backend $1, which it has detached, for $STUCK_PASSES checks: its failover waits for the streaming-replication check worker (pid $pid), blocked on a backend that accepts connections but does not answer: SIGTERM to the worker"
-  kill -TERM "$pid" 2>/dev/null || log "kill -TERM $pid failed"
+  stop_sr_worker "pgpool's primary is backend $1, which it has detached, for $STUCK_PASSES checks: its failover waits for the streaming-replication check worker"
   STUCK_PASSES=0
+}
+
+# SIGTERM to the check worker, blocked on a backend that accepts connections but does not
+# answer; $1 says how this pass knows. With $2 = if-busy, only a worker that is not asleep
+# between two checks (its kernel wait channel is not a nanosleep): an idle one has not reached
+# the mute backend, and its next check skips it once pgpool has it down.
+stop_sr_worker() {
+  local pid wchan=
+  pid=$(sr_worker_pid) || { log "correction: $1, but no check worker found"; return 0; }
+  if [[ ${2:-} == if-busy ]]; then
+    { read -r wchan <"/proc/$pid/wchan"; } 2>/dev/null
+    [[ $wchan == *nanosleep* ]] && return 0
+  fi
+  log "correction: $1 (pid $pid), blocked on a backend that accepts connections but does not answer: SIGTERM to the worker"
+  kill -TERM "$pid" 2>/dev/null || log "kill -TERM $pid failed"
   SR_WORKER_STOPPED=1
 }
 
@@ -199,6 +233,24 @@ unstick_pcp() {
   STUCK_PCP=$seen
 }
 
+# The PCP process itself gone. pgpool forks a new one after every failover and failback, but
+# when one exits with status 0 outside a failover (its exit handler ran on a termination
+# signal) pgpool's reaper logs "exited with success and will not be restarted", and PCP
+# answers nobody: this loop can then neither see nor correct pgpool, and only liveness (after
+# a minute) would notice. Two failed passes in a row without any PCP process under pgpool
+# (one pass may fall between the exit and the fork of a failover) restart pgpool, drained.
+PCP_GONE_PASSES=0
+watch_pcp_process() {
+  local _pid ppid _title
+  while read -r _pid ppid _title; do
+    [[ $ppid == "$PGPOOL_PID" ]] && { PCP_GONE_PASSES=0; return 0; }
+  done < <(pgpool_processes "PCP:")
+  PCP_GONE_PASSES=$((PCP_GONE_PASSES + 1))
+  ((PCP_GONE_PASSES >= 2)) || return 0
+  PCP_GONE_PASSES=0
+  restart_pgpool "pgpool has no PCP process on two checks in a row (pgpool does not restart one that exited with status 0), so nothing can see or correct its backends"
+}
+
 # One pass: compares pcp_node_info with the backends' live roles and corrects pgpool.
 # Indexed by backend id (an indexed array: an associative one would take "id" literally).
 BACKEND_START=()
@@ -210,12 +262,17 @@ reconcile() {
   local info line id key value live lrec lstream lstart
   local -a hosts=() ports=() statuses=() roles=() restarted=()
   QUICK_PASS=1
-  info=$(pcp pcp_node_info -a -v 2>/dev/null) || { unstick_pcp; return 0; }
+  info=$(pcp pcp_node_info -a -v 2>/dev/null) || {
+    unstick_pcp
+    watch_pcp_process
+    return 0
+  }
   STUCK_PCP=""
+  PCP_GONE_PASSES=0
   if ((SERVING)) || session_works; then
     ((SERVING)) || log "serving: a client session through pgpool works"
     SERVING=1
-    publish_status serving
+    ((CUT)) || publish_status serving
   fi
   id=-1
   # Verbose "Key : value" lines, one block per backend starting with Hostname: the terse
@@ -235,14 +292,16 @@ reconcile() {
   for ((id = 0; id < n; id++)); do
     [[ ${roles[id]} == primary ]] && pool_primary=$id
   done
-  # pgpool reports a primary that it has down only while a failover of it is in progress.
-  if [[ -n $pool_primary && ${statuses[pool_primary]} == 3 ]]; then
-    unstick_failover "$pool_primary"
-    # Requests sent now would only queue behind the stuck failover.
-    return 0
-  fi
-  STUCK_PASSES=0
+  local failing_over=0
+  [[ -n $pool_primary && ${statuses[pool_primary]} == 3 ]] && failing_over=1
   for ((id = 0; id < n; id++)); do
+    # While pgpool fails a backend over, the backends it has down are not asked: the one it
+    # detached does not answer (a probe would cost its whole timeout, and the pass must see
+    # the stuck failover soon).
+    if ((failing_over)) && [[ ${statuses[id]} == 3 ]]; then
+      lives[id]=
+      continue
+    fi
     backend_state "$id" "${hosts[id]}" "${ports[id]}"
     live=$BACKEND_LIVE
     lives[id]=$live
@@ -254,6 +313,19 @@ reconcile() {
       BACKEND_START[id]=$lstart
     fi
   done
+  judge_reach "$n" "${lives[@]}"
+  # pgpool reports a primary that it has down only while a failover of it is in progress.
+  if [[ -n $pool_primary && ${statuses[pool_primary]} == 3 ]]; then
+    if [[ -e $FAILOVER_WAITING ]]; then
+      # Held on purpose: the failover command waits for the new primary (bounded).
+      STUCK_PASSES=0
+    else
+      unstick_failover "$pool_primary"
+    fi
+    # PCP requests sent now would only queue behind the failover.
+    return 0
+  fi
+  STUCK_PASSES=0
   # No primary or several: a failover or a split is under way; pgpool's own health check
   # detaches the dead one, and nothing here may pick a side.
   if [[ -n $true_primary && $true_primary != *,* ]]; then
@@ -275,6 +347,18 @@ reconcile() {
         [[ $id != "$true_primary" && ${statuses[id]} != 3 && ${lives[id]} == true\|* ]] && wrong=$id && break
       done
       [[ -n $pool_primary && ${statuses[pool_primary]} != 3 && -n ${lives[pool_primary]} ]] && wrong=$pool_primary
+      # A wrong primary that pgpool has up but that does not answer (frozen: the kernel still
+      # accepts connections, so pgpool's health check blocks on it instead of failing): a
+      # detach alone. pgpool's search then skips it and finds the live primary; it is attached
+      # again once it streams (below).
+      if [[ -n $pool_primary && ${statuses[pool_primary]} != 3 && -z ${lives[pool_primary]} ]]; then
+        log "correction: pgpool's primary is backend $pool_primary (${hosts[pool_primary]}), which does not answer, and backend $true_primary (${hosts[true_primary]}) answers as the primary: pcp_detach_node $pool_primary"
+        pcp pcp_detach_node -n "$pool_primary" >/dev/null 2>&1 || log "pcp_detach_node $pool_primary failed"
+        # The check worker is blocked on that backend too (see unstick_failover), and the
+        # detach's search for the new primary would wait for it: stop it now, not two passes on.
+        stop_sr_worker "the search for the new primary after detaching backend $pool_primary would wait for the streaming-replication check worker" if-busy
+        return 0
+      fi
       log "correction: pgpool's primary is ${pool_primary:-none}, the live primary is backend $true_primary (${hosts[true_primary]}): pcp_detach_node + pcp_attach_node $wrong"
       pcp pcp_detach_node -n "$wrong" >/dev/null 2>&1 || log "pcp_detach_node $wrong failed"
       pcp pcp_attach_node -n "$wrong" >/dev/null 2>&1 || log "pcp_attach_node $wrong failed"
@@ -296,8 +380,9 @@ reconcile() {
     fi
     # A standby that streams again after a rejoin or re-clone: pgpool never re-checks a
     # down backend by itself (auto_failback needs it to stream from the primary directly,
-    # which cascaded standbys do not).
-    if [[ ${statuses[id]} == 3 && $lrec == true && $lstream == streaming ]]; then
+    # which cascaded standbys do not). Only while pgpool has the live primary: without one,
+    # pgpool would send writes to this standby (pgpool-failover.sh detached it for that).
+    if [[ ${statuses[id]} == 3 && $lrec == true && $lstream == streaming && -n $true_primary && $pool_primary == "$true_primary" ]]; then
       log "correction: backend $id (${hosts[id]}) streams again but pgpool has it down: pcp_attach_node"
       pcp pcp_attach_node -n "$id" >/dev/null 2>&1 || log "pcp_attach_node $id failed"
     fi
@@ -308,6 +393,35 @@ reconcile() {
     [[ ${statuses[id]} != 3 && -n ${lives[id]} ]] || return 0
   done
   restore_sr_worker
+}
+
+# Readiness: a pod that reaches no primary while a standby it reaches still hears from one is
+# cut off from a live primary that its peers may well reach: it leaves the Service (state
+# "cut", not ready) so that clients reconnecting through the Service land on a pod that can
+# serve them. When no standby has heard from a primary either (the primary is gone for
+# everyone: a failover), the pod stays in, like every other pod, so that clients wait for the
+# new primary through it. $1: the number of backends; then their BACKEND_LIVE strings.
+CUT=0
+judge_reach() {
+  local n=$1 id lrec lstream lage
+  local -a lines=()
+  shift
+  for ((id = 0; id < n; id++)); do
+    local live=${1:-}
+    shift
+    IFS='|' read -r lrec lstream lage _ <<<"$live"
+    lines+=("$id|$lrec|$lstream|$lage")
+  done
+  decide_primary_seen "$PGHA_FRESH_WAL_SECONDS" "${lines[@]}"
+  if [[ $VERDICT == cut ]]; then
+    ((CUT)) || log "not ready: $REASON"
+    CUT=1
+    publish_status cut
+  elif ((CUT)); then
+    log "ready again: $REASON"
+    CUT=0
+    ((SERVING)) && publish_status serving
+  fi
 }
 
 supervise() {
@@ -338,6 +452,7 @@ main() {
   [[ -r $CONF ]] || die "missing $CONF"
   trap on_signal TERM INT
   write_credentials
+  write_backends
   # Stale pid file from a previous container of this pod (the emptyDir survives restarts).
   rm -f "$(conf_value pid_file_name)" 2>/dev/null
   publish_status starting

@@ -28,6 +28,8 @@ const ELECTION_TIMEOUT_S = 60;
 const PGPOOL_CHECK_INTERVAL_S = 5;
 /** status-server.pl PGHA_READY_MAX_AGE: a pod turns Ready at most this long after it serves. */
 const READY_MAX_AGE_S = 12;
+/** The Pgpool-II readiness probe (pgpool-deployment.ts): period 3 s, 2 failures. */
+const PGPOOL_READINESS_FAILURE_S = 3 * 2;
 /** The runtime's longest restart back-off in the test clusters (harness: backoffMaxSeconds). */
 export const BACKOFF_MAX_S = 10;
 
@@ -67,6 +69,19 @@ export const BOUNDS = {
   nodeReplacementMs: ms(NODE_TERMINATION_GRACE_SECONDS + POD_START_S + CLONE_OR_REJOIN_S),
   /** A Pgpool-II pod's replacement: grace, start, first session through it, Ready. */
   pgpoolReplacementMs: ms(PGPOOL_TERMINATION_GRACE_SECONDS + POD_START_S + PGPOOL_CHECK_INTERVAL_S + READY_MAX_AGE_S),
+  /**
+   * A Pgpool-II pod that cannot reach the primary leaves the Service: a reconcile pass marks it
+   * cut, or, when PCP blocks on the unreachable backend meanwhile, its status goes stale
+   * (READY_MAX_AGE); then the readiness probe fails twice.
+   */
+  pgpoolLeavesServiceMs: ms(PGPOOL_CHECK_INTERVAL_S + READY_MAX_AGE_S + PGPOOL_READINESS_FAILURE_S),
+  /**
+   * The longest write gap while a member standby is cut off: Pgpool-II waits for every backend
+   * it holds a connection to at each extended-protocol Sync (node-postgres sends one per
+   * parameterized query; simple-protocol queries do not wait), so every session stalls until its
+   * health check detaches the silent standby. Issue 13 asks for under 3 s; not met yet.
+   */
+  standbyLossWriteGapMs: ms(PGPOOL_DETECTION_S),
   /** A write acknowledged by a cluster that is not failing over (before a fault, after a roll). */
   steadyWriteMs: ms(PGPOOL_DETECTION_S + PGPOOL_CHECK_INTERVAL_S),
 };

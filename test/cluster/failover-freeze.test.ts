@@ -1,7 +1,15 @@
 /**
- * The primary frozen (rt.freeze: SIGSTOP of every process of the pod)
- * longer than failure detection, then thawed: it must accept no write after the thaw and come
- * back as a streaming standby. Quorum-synchronous replication: zero acknowledged loss.
+ * The primary frozen (rt.freeze: SIGSTOP of every process of the pod), then thawed: for 15 s,
+ * for 25 s, and until another member took writes. It must accept no write once another member
+ * is promoted, and come back as a streaming standby; no write may reach a standby (SQLSTATE
+ * 25006). Quorum-synchronous replication: zero acknowledged loss.
+ *
+ * Bound of the fixed freezes: the first write after the freeze comes within the kill
+ * scenario's bound (BOUNDS.failoverMs), plus the freeze itself when no failover happened (the
+ * thaw came before repmgrd promoted anyone). A frozen primary's kernel still accepts TCP
+ * connections, so Pgpool-II's health check blocks on it instead of failing: the Pgpool-II
+ * entrypoint detaches a primary that does not answer once another backend answers as the
+ * primary.
  *
  * What it needs (lib/scripts/README.md, Pgpool-II reconcile loop): Pgpool-II's streaming-
  * replication check worker and PCP workers connect to a backend without a timeout after the
@@ -20,7 +28,7 @@ import { describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
 import { describeVerdict, invariantFailures } from './invariants';
-import { type ConvergedCluster, servesAsPrimary, waitStreaming } from './lifecycle';
+import { type ConvergedCluster, servesAsPrimary, waitConverged, waitStreaming } from './lifecycle';
 import { decisions, entrypointHistory } from './logs';
 import { underLoad } from './workload';
 import { clusterForThisFile, QUORUM } from './file-cluster';
@@ -37,7 +45,56 @@ let cluster: ExampleCluster;
 let forward: ConvergedCluster['forward'];
 clusterForThisFile('failover-freeze', QUORUM, (started) => ({ cluster, forward } = started));
 
+/**
+ * Freezes the primary for `freezeMs`, thaws it, and checks the bound and the invariants. The
+ * old primary may still be the primary afterwards (no failover was due yet); if another member
+ * was promoted, the thawed node must have taken no write after that member's first one.
+ */
+async function frozenFor(freezeMs: number): Promise<void> {
+  const before = (await cluster.primary())!;
+  let thawAt = 0;
+  const run = await underLoad(cluster, forward.config, async () => {
+    await cluster.rt.freeze(before);
+    setTimeout(() => {
+      thawAt = Date.now();
+      void cluster.rt.thaw(before);
+    }, freezeMs);
+  }, {
+    ackTimeoutMs: BOUNDS.failoverMs + freezeMs,
+    // Every write after the thaw settles on one primary before the verdict.
+    after: async () => {
+      await cluster.rt.waitFor(async () => thawAt > 0, { timeoutMs: freezeMs + 10_000, intervalMs: 200, what: 'the thaw' });
+      await waitConverged(cluster);
+    },
+  });
+  const failedOver = run.verdict.state.primary !== before;
+  const firstAckAfterFaultMs = run.firstAckMs;
+  const bound = BOUNDS.failoverMs + (failedOver ? 0 : freezeMs);
+  console.log(
+    `freeze ${freezeMs / 1000} s: froze ${before}; ${failedOver ? `failed over to ${run.verdict.state.primary}` : 'no failover (thawed first)'}; ` +
+      `first write acknowledged after the freeze began: ${firstAckAfterFaultMs} ms (bound ${bound} ms), on a newer timeline after ${run.newTimelineAckMs ?? '-'} ms; ` +
+      `${describeVerdict(run.verdict)}; ${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}`,
+  );
+  expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
+  expect(firstAckAfterFaultMs).toBeLessThanOrEqual(bound);
+  if (failedOver) {
+    // The thawed node took no write after the new primary's first one (splitBrain covers
+    // the record; this names the server).
+    const newFirst = Math.min(...run.workload.acked().filter((r) => r.tli === run.verdict.state.tli).map((r) => r.end));
+    const oldAfter = run.workload.acked().filter((r) => r.server === before && r.start > newFirst);
+    expect(oldAfter).toEqual([]);
+  }
+}
+
 describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpool-II', () => {
+  it('WHEN the primary is frozen for 15 s and thawed THEN writes resume within the kill bound (plus the freeze if no failover was due), nothing reaches a standby, nothing acknowledged is lost', async () => {
+    await frozenFor(15_000);
+  }, 15_000 + BOUNDS.failoverMs + 2 * BOUNDS.rejoinMs);
+
+  it('WHEN the primary is frozen for 25 s and thawed THEN the same holds', async () => {
+    await frozenFor(25_000);
+  }, 25_000 + BOUNDS.failoverMs + 2 * BOUNDS.rejoinMs);
+
   it('WHEN the primary is frozen longer than failure detection and thawed THEN it accepts no write after thawing and rejoins as a standby', async () => {
     const before = (await cluster.primary())!;
     let thawAt = 0;

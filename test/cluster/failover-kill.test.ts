@@ -66,6 +66,8 @@ async function killPrimaryUnderLoad(label: string): Promise<void> {
     expect(verdict.lost).toEqual([]);
     expect(verdict.splitBrain).toEqual([]);
     expect(verdict.failedPresent).toEqual([]);
+    // No write reached a standby: the client waited or got a connection error, never 25006.
+    expect(verdict.readOnly).toBe(0);
     expect(Object.values(verdict.lostOnStandbys).every((n) => n === 0)).toBe(true);
     expect(verdict.state.primary).not.toBe(before);
     // Came back by rejoin (rewind or plain restart as standby), not by a clone.

@@ -157,16 +157,6 @@ interface Phase {
   maxGapMs: number;
 }
 
-/** The longest time between two consecutive acknowledged writes (the write outage), and when it began. */
-function maxAckGap(w: Workload, from: number): { ms: number; since: string } {
-  const ends = w.acked().filter((r) => r.end >= from).map((r) => r.end).sort((a, b) => a - b);
-  let gap = 0;
-  let since = from;
-  for (let i = 1; i < ends.length; i++) {
-    if (ends[i] - ends[i - 1] > gap) [gap, since] = [ends[i] - ends[i - 1], ends[i - 1]];
-  }
-  return { ms: gap, since: new Date(since).toISOString() };
-}
 
 /** Re-applies the chart with `replicas` members under a workload, waits for the rollout, verifies. */
 async function scaleTo(replicas: number, label: string): Promise<Phase> {
@@ -195,7 +185,7 @@ async function scaleTo(replicas: number, label: string): Promise<Phase> {
       await sleep(5_000);
       book = await bookkeeping(verdict.state.primary, verdict.state.poolNodes);
     }
-    const gap = maxAckGap(workload, t0);
+    const gap = workload.maxAckGap(t0);
     const phase = { verdict, rolloutMs, book, workload, maxGapMs: gap.ms };
     console.log(
       `scale ${label}: rollout ${rolloutMs} ms; longest gap between acknowledged writes ${gap.ms} ms (from ${gap.since}); ${describeVerdict(verdict)}; ` +

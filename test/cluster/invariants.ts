@@ -56,6 +56,8 @@ export interface Verdict {
   doubtPresent: number;
   doubtAbsent: number;
   failedPresent: number[];
+  /** Inserts refused as read-only (SQLSTATE 25006): writes routed to a standby. */
+  readOnly: number;
   splitBrain: string[];
   state: ConvergedState;
 }
@@ -95,6 +97,7 @@ export async function verify(cluster: ExampleCluster, workload: Workload, table 
     doubtPresent: doubts.filter((r) => onPrimary.has(r.id)).length,
     doubtAbsent: doubts.filter((r) => !onPrimary.has(r.id)).length,
     failedPresent,
+    readOnly: workload.readOnlyRefusals().length,
     splitBrain,
     state,
   };
@@ -103,7 +106,7 @@ export async function verify(cluster: ExampleCluster, workload: Workload, table 
 export function describeVerdict(v: Verdict): string {
   return (
     `acked=${v.acked} lost=${v.lost.length} doubt(present/absent)=${v.doubtPresent}/${v.doubtAbsent} ` +
-    `failedPresent=${v.failedPresent.length} splitBrain=${v.splitBrain.length} final primary ${v.state.primary} tli ${v.state.tli}`
+    `failedPresent=${v.failedPresent.length} readOnly=${v.readOnly} splitBrain=${v.splitBrain.length} final primary ${v.state.primary} tli ${v.state.tli}`
   );
 }
 
@@ -113,6 +116,7 @@ export function invariantFailures(v: Verdict, opts: { zeroLoss: boolean }): stri
   if (opts.zeroLoss && v.lost.length) out.push(`${v.lost.length} acknowledged writes lost: ${v.lost.slice(0, 20).join(',')}`);
   out.push(...v.splitBrain);
   if (v.failedPresent.length) out.push(`${v.failedPresent.length} writes reported failed are present`);
+  if (v.readOnly) out.push(`${v.readOnly} writes refused as read-only (SQLSTATE 25006): Pgpool-II sent them to a standby`);
   for (const [pod, n] of Object.entries(v.lostOnStandbys)) {
     // A standby lacks only what the primary lacks.
     if (n > v.lost.length) out.push(`${pod} lacks ${n} acknowledged writes (primary lacks ${v.lost.length})`);

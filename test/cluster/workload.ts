@@ -30,6 +30,9 @@ import { dumpLogs } from './logs';
 
 export const RETRY_MS = 200;
 
+/** "cannot execute INSERT in a read-only transaction": the statement reached a standby. */
+export const READ_ONLY_SQLSTATE = '25006';
+
 export type Outcome = 'ack' | 'failed' | 'doubt';
 
 export interface InsertRecord {
@@ -209,16 +212,36 @@ export class Workload {
     }
   }
 
-  summary(since = 0): { ack: number; failed: number; doubt: number; connectErrors: number; readErrors: number; reads: number } {
+  /**
+   * Inserts refused with SQLSTATE 25006 (read-only transaction): Pgpool-II sent a write to a
+   * standby. Many applications take that error for a permanent one, so no fault may cause it.
+   */
+  readOnlyRefusals(since = 0): InsertRecord[] {
+    return this.records.filter((r) => r.start >= since && r.error?.startsWith(`${READ_ONLY_SQLSTATE} `));
+  }
+
+  summary(since = 0): { ack: number; failed: number; readOnly: number; doubt: number; connectErrors: number; readErrors: number; reads: number } {
     const recs = this.records.filter((r) => r.start >= since);
     return {
       ack: recs.filter((r) => r.outcome === 'ack').length,
       failed: recs.filter((r) => r.outcome === 'failed').length,
+      readOnly: this.readOnlyRefusals(since).length,
       doubt: recs.filter((r) => r.outcome === 'doubt').length,
       connectErrors: this.connectErrors.filter((e) => e.at >= since).length,
       readErrors: this.readErrors.filter((e) => e.at >= since).length,
       reads: this.reads,
     };
+  }
+
+  /** The longest time between two consecutive acknowledged writes since `from` (a write outage), and when it began. */
+  maxAckGap(from: number): { ms: number; since: string } {
+    const ends = this.acked().filter((r) => r.end >= from).map((r) => r.end).sort((x, y) => x - y);
+    let gap = 0;
+    let since = from;
+    for (let i = 1; i < ends.length; i++) {
+      if (ends[i] - ends[i - 1] > gap) [gap, since] = [ends[i] - ends[i - 1], ends[i - 1]];
+    }
+    return { ms: gap, since: new Date(since).toISOString() };
   }
 
   /** Distinct error messages with counts (for the report). */

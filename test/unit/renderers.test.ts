@@ -399,10 +399,13 @@ describe('pgpool.conf: GIVEN a resolved cluster WHEN rendered THEN Pgpool-II fol
 
   // With 0 Pgpool-II searches forever over its up backends while the new primary is still marked
   // down, and the entrypoint's pcp_attach_node queues behind that search (lib/render/pgpool-conf.ts).
-  it('Pgpool-II never promotes: empty failover/follow commands, a short (3 s) primary search, auto failback, false-primary detach', () => {
+  it('Pgpool-II never promotes: its failover command only waits for the new primary (bounded under 4.5+\'s 30 s wait), no follow command, a short (3 s) primary search, auto failback, false-primary detach', () => {
     expect(conf.get('backend_clustering_mode')).toBe('streaming_replication');
     expect(conf.get('use_watchdog')).toBe('off');
-    expect(conf.get('failover_command')).toBe('');
+    const failover = /^\/bin\/bash \/opt\/pgha\/scripts\/pgpool-failover\.sh %d %P (\d+)$/.exec(conf.get('failover_command') ?? '');
+    expect(failover).not.toBeNull();
+    expect(Number(failover![1])).toBeGreaterThanOrEqual(c.timing.failureDetectionSeconds);
+    expect(Number(failover![1])).toBeLessThan(30);
     expect(conf.get('follow_primary_command')).toBe('');
     expect(conf.get('failover_on_backend_error')).toBe('off');
     expect(conf.get('search_primary_node_timeout')).toBe('3');
