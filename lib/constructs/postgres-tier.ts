@@ -153,6 +153,8 @@ export class PostgresTier extends Construct {
       { name: 'PGHA_CONNECT_TIMEOUT', value: String(cluster.timing.connectTimeoutSeconds) },
       // Derived once, here: the entrypoint never reads a rendered config back for a number.
       { name: 'PGHA_FAILOVER_WAIT', value: String(cluster.timing.failoverWaitSeconds) },
+      // A former primary waits this long after it stopped before serving as a standby.
+      { name: 'PGHA_PGPOOL_DETECTION_SECONDS', value: String(cluster.timing.pgpoolDetectionSeconds) },
     );
 
     const container: k8s.Container = {

@@ -500,7 +500,9 @@ export function resolveCluster(
   };
   const failureDetectionSeconds =
     timingProps.monitorIntervalSeconds + timingProps.reconnectAttempts * (timingProps.reconnectIntervalSeconds + timingProps.connectTimeoutSeconds);
-  const timing: ResolvedTiming = { ...timingProps, failureDetectionSeconds, failoverWaitSeconds: 2 * failureDetectionSeconds + 30 };
+  // pgpool.conf: health_check_period 1, max_retries, retry_delay and timeout from these.
+  const pgpoolDetectionSeconds = 1 + timingProps.reconnectAttempts * (timingProps.reconnectIntervalSeconds + timingProps.connectTimeoutSeconds);
+  const timing: ResolvedTiming = { ...timingProps, failureDetectionSeconds, pgpoolDetectionSeconds, failoverWaitSeconds: 2 * failureDetectionSeconds + 30 };
   checkInteger(timing.monitorIntervalSeconds, 'failover.monitorIntervalSeconds', 1, 60);
   checkInteger(timing.reconnectAttempts, 'failover.reconnectAttempts', 1, 60);
   checkInteger(timing.reconnectIntervalSeconds, 'failover.reconnectIntervalSeconds', 1, 60);

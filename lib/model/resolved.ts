@@ -96,6 +96,11 @@ export interface ResolvedTiming {
    */
   readonly failureDetectionSeconds: number;
   /**
+   * The longest Pgpool-II's health check takes to detach a silent backend (pgpool.conf uses
+   * the same numbers): one period (1 s), then every retry waiting its delay and the timeout.
+   */
+  readonly pgpoolDetectionSeconds: number;
+  /**
    * How long the entrypoint leaves a failover to repmgrd before its own election steps in
    * (PGHA_FAILOVER_WAIT): twice the detection time plus 30 s for the promotion itself, so
    * repmgrd always gets the first chance.

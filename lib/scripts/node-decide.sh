@@ -158,6 +158,37 @@ decide_same_cluster() {
   return 0
 }
 
+# A former primary stays off the network long enough for every Pgpool-II pod to detach it. $1
+# the control file's cluster state when this container started (before anything ran postgres),
+# $2 when the control file last changed (epoch s), $3 now, $4 Pgpool-II's failure detection (s).
+# A primary leaves "shut down" (stopped) or "in production" (crashed); a standby "... in
+# recovery". A Pgpool-II pod whose health check never failed on the old primary (it came back
+# within the retries) keeps it as its primary and sends writes to it once it serves as a
+# standby: SQLSTATE 25006 until that pod's next reconcile pass. VERDICT keep-off (REPLY: the
+# seconds still to wait) | ok.
+decide_former_primary_wait() {
+  REPLY=0
+  case $1 in
+    'shut down' | 'in production') ;;
+    *)
+      VERDICT=ok REASON="the data directory was a standby's ('${1:-unknown}')"
+      return 1
+      ;;
+  esac
+  if [[ ! $2 =~ ^[0-9]+$ ]]; then
+    VERDICT=ok REASON="the control file's last change is unknown"
+    return 1
+  fi
+  REPLY=$(($2 + $4 - $3))
+  if ((REPLY > 0)); then
+    VERDICT=keep-off REASON="this node was a primary until $(($3 - $2))s ago ('$1'): ${REPLY}s more before it serves as a standby, so that every Pgpool-II pod has detached it as its primary (its health check needs ${4}s)"
+    return 0
+  fi
+  REPLY=0
+  VERDICT=ok REASON="this node stopped being a primary $(($3 - $2))s ago, longer than Pgpool-II's ${4}s detection"
+  return 1
+}
+
 # Joining the running primary with a data directory. $1 this node's id, $2 its system
 # identifier, $3 the primary's host, $4 its system identifier (empty: unknown), $5 how many
 # repmgr records of this node it has (empty: it could not be asked), $6 this node's newest

@@ -62,6 +62,9 @@ main() {
   PG_MAJOR=$(pg_major_of_binaries) || die "postgres --version failed"
   # Data of another major is refused before anything touches the volume.
   has_data && check_major_version
+  # Read before anything runs postgres (hold mode rewrites the control file): was this node a
+  # primary until it stopped? (rejoin_to, decide_former_primary_wait)
+  has_data && read_stop_state
   POD_SPEC=$(pod_spec_hash)
   trap on_signal TERM INT
   # What a previous container of this pod left behind.

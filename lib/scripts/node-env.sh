@@ -26,6 +26,7 @@
 : "${PGHA_LIVE_MAX_AGE:=60}"         # ... and not live, outside a long operation
 : "${PGHA_ELECTION_TIMEOUT:=60}"     # wait for every member before electing with a majority
 : "${PGHA_FAILOVER_WAIT:=50}"        # repmgrd's turn before the entrypoint elects (ResolvedTiming.failoverWaitSeconds)
+: "${PGHA_PGPOOL_DETECTION_SECONDS:=10}" # Pgpool-II's health check detaches a silent backend (ResolvedTiming.pgpoolDetectionSeconds)
 : "${PGHA_PG_DOWN_GRACE:=60}"        # postgres may be down this long (repmgr restart/follow)
 : "${PGHA_START_TIMEOUT:=86400}"     # pg_ctl -w budget: crash recovery can be long
 : "${PGHA_POLL_INTERVAL:=2}"         # the role decision's loop

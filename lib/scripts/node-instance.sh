@@ -81,6 +81,14 @@ controldata_field() {
 
 local_sysid() { controldata_field 'Database system identifier'; }
 
+# STOP_STATE, STOPPED_AT: the control file's cluster state and last change (epoch s, empty when
+# unreadable) as this container found them.
+STOP_STATE='' STOPPED_AT=''
+read_stop_state() {
+  STOP_STATE=$(controldata_field 'Database cluster state')
+  STOPPED_AT=$(date -d "$(controldata_field 'pg_control last modified')" +%s 2>/dev/null)
+}
+
 # REPLY: the newest timeline this data directory knows: the checkpoint's, or a later one whose
 # history file arrived (a standby that followed a promotion, or a promoted node before its
 # checkpoint).

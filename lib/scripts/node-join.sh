@@ -151,6 +151,12 @@ reclone_from() {
 rejoin_to() {
   local prim=$1 t0
   pg_stop
+  if decide_former_primary_wait "$STOP_STATE" "$STOPPED_AT" "$EPOCHSECONDS" "$PGHA_PGPOOL_DETECTION_SECONDS"; then
+    log "rejoin: $REASON"
+    nap "$REPLY"
+  fi
+  # Once: a later rejoin in this container is not a former primary's.
+  STOP_STATE=''
   ensure_clean_shutdown || return 1
   busy rejoining
   publish_status rejoining "$(local_sysid)"

@@ -40,7 +40,7 @@ export const BACKOFF_MAX_S = 10;
 const CLONE_OR_REJOIN_S = 30;
 
 /** Pgpool-II detaches a dead backend: one health-check period, then every retry with its timeout. */
-const PGPOOL_DETECTION_S = 1 + timing.reconnectAttempts * (timing.reconnectIntervalSeconds + timing.connectTimeoutSeconds);
+const PGPOOL_DETECTION_S = timing.pgpoolDetectionSeconds;
 
 /** A pod's container (re)started and its entrypoint's first decision: back-off, then a pass. */
 const POD_START_S = BACKOFF_MAX_S + SUPERVISE_INTERVAL_S;

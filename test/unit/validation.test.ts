@@ -414,13 +414,14 @@ describe('validation: GIVEN no props WHEN resolved THEN the documented defaults 
     expect(c.pgpool.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
   });
 
-  it('failover timing 1 s / 3 attempts / 1 s / 2 s: repmgrd detects a silent primary within 10 s, the entrypoint elects after 50 s', () => {
+  it('failover timing 1 s / 3 attempts / 1 s / 2 s: repmgrd detects a silent primary within 10 s, Pgpool-II within 10 s, the entrypoint elects after 50 s', () => {
     expect(c.timing).toEqual({
       monitorIntervalSeconds: 1,
       reconnectAttempts: 3,
       reconnectIntervalSeconds: 1,
       connectTimeoutSeconds: 2,
       failureDetectionSeconds: 10,
+      pgpoolDetectionSeconds: 10,
       failoverWaitSeconds: 50,
     });
   });
@@ -608,7 +609,7 @@ describe('validation: GIVEN a prop WHEN resolved THEN it has its effect on the m
   it('failover timing is kept', () => {
     const timing = { monitorIntervalSeconds: 2, reconnectAttempts: 3, reconnectIntervalSeconds: 4, connectTimeoutSeconds: 5 };
     // Detection: 2 + 3 x (4 + 5) = 29 s; the entrypoint's failover wait: 2 x 29 + 30.
-    expect(resolve({ failover: timing }).timing).toEqual({ ...timing, failureDetectionSeconds: 29, failoverWaitSeconds: 88 });
+    expect(resolve({ failover: timing }).timing).toEqual({ ...timing, failureDetectionSeconds: 29, pgpoolDetectionSeconds: 28, failoverWaitSeconds: 88 });
   });
 
   it.each(['4.3', '4.4', '4.5', '4.6'] as const)('pgpool.version %s selects the matching default image', (version) => {
