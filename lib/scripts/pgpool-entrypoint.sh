@@ -292,6 +292,7 @@ reconcile() {
   for ((id = 0; id < n; id++)); do
     [[ ${roles[id]} == primary ]] && pool_primary=$id
   done
+  # pgpool reports a primary that it has down only while a failover of it is in progress.
   local failing_over=0
   [[ -n $pool_primary && ${statuses[pool_primary]} == 3 ]] && failing_over=1
   for ((id = 0; id < n; id++)); do
@@ -314,8 +315,7 @@ reconcile() {
     fi
   done
   judge_reach "$n" "${lives[@]}"
-  # pgpool reports a primary that it has down only while a failover of it is in progress.
-  if [[ -n $pool_primary && ${statuses[pool_primary]} == 3 ]]; then
+  if ((failing_over)); then
     if [[ -e $FAILOVER_WAITING ]]; then
       # Held on purpose: the failover command waits for the new primary (bounded).
       STUCK_PASSES=0
