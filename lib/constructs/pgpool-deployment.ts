@@ -77,6 +77,11 @@ export class PgpoolDeployment extends Construct {
         // sessions end for PGHA_DRAIN_SECONDS, then a fast one.
         { name: 'PGHA_LEAVE_SERVICE_SECONDS', value: String(pp.leaveServiceSeconds) },
         { name: 'PGHA_DRAIN_SECONDS', value: String(pp.drainSeconds) },
+        // "TIMEOUT MAX_RETRIES RETRY_DELAY" of the standbys' health checks (per-node settings).
+        {
+          name: 'PGHA_STANDBY_HEALTH_CHECK',
+          value: [pp.standbyHealthCheck.timeoutSeconds, pp.standbyHealthCheck.maxRetries, pp.standbyHealthCheck.retryDelaySeconds].join(' '),
+        },
       ],
       ports: [
         { name: 'postgresql', containerPort: pp.port, protocol: 'TCP' },

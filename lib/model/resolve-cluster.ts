@@ -79,6 +79,14 @@ const PROMOTION_SECONDS = 10;
  * most 30 s for a failover to end (MAX_FAILOVER_WAIT), then serve without it.
  */
 const PGPOOL_PRIMARY_WAIT_MAX_SECONDS = 25;
+/**
+ * Pgpool-II's health check of the standbys (the primary keeps the failover timing): while a
+ * standby is silent, every extended-protocol query through Pgpool-II waits for it at its Sync,
+ * writes included, until the health check detaches it. One retry, so a single slow login on a
+ * loaded machine does not detach a healthy standby (that restarts every Pgpool-II child); a
+ * 1 s timeout, 40 times a login on the slow 2-core test machine.
+ */
+const PGPOOL_STANDBY_HEALTH_CHECK = { timeoutSeconds: 1, maxRetries: 1, retryDelaySeconds: 0 } as const;
 /** What a fast shutdown of Pgpool-II needs after the drain: children exit at once on SIGINT. */
 const PGPOOL_FAST_SHUTDOWN_SECONDS = 5;
 /**
@@ -681,6 +689,14 @@ export function resolveCluster(
       // (both watch the same death), plus the promotion itself.
       primaryWaitSeconds: Math.min(timing.failureDetectionSeconds + PROMOTION_SECONDS, PGPOOL_PRIMARY_WAIT_MAX_SECONDS),
       terminationGracePeriodSeconds: pgpoolGraceSeconds,
+      standbyHealthCheck: {
+        ...PGPOOL_STANDBY_HEALTH_CHECK,
+        // One period, then the first check and every retry with its delay and timeout.
+        detectionSeconds:
+          1 +
+          (PGPOOL_STANDBY_HEALTH_CHECK.maxRetries + 1) * PGPOOL_STANDBY_HEALTH_CHECK.timeoutSeconds +
+          PGPOOL_STANDBY_HEALTH_CHECK.maxRetries * PGPOOL_STANDBY_HEALTH_CHECK.retryDelaySeconds,
+      },
       backends,
       resources: resolveResources('pgpool.resources', pp.resources, { cpu: '100m', memory: '128Mi', memoryLimit: '512Mi' }),
       port: POSTGRES_PORT,

@@ -66,6 +66,13 @@ export interface ResolvedPgpool {
    */
   readonly primaryWaitSeconds: number;
   readonly terminationGracePeriodSeconds: number;
+  /**
+   * Pgpool-II's health check of every backend but the primary, applied by the entrypoint as
+   * per-node settings once Pgpool-II knows the primary (the global settings, the failover
+   * timing, stay the primary's): a silent standby stalls extended-protocol queries until it is
+   * detached, so standbys are detached sooner than a primary is failed over.
+   */
+  readonly standbyHealthCheck: StandbyHealthCheck;
   readonly backends: readonly ResolvedBackend[];
   readonly resources: ResolvedResources;
   readonly port: number;
@@ -73,6 +80,14 @@ export interface ResolvedPgpool {
   readonly syncWave?: number;
   /** Connections one backend may receive from every Pgpool-II pod at once (see budget). */
   readonly connectionBudget: ConnectionBudget;
+}
+
+export interface StandbyHealthCheck {
+  readonly timeoutSeconds: number;
+  readonly maxRetries: number;
+  readonly retryDelaySeconds: number;
+  /** The longest it takes to detach a silent standby: one period (1 s), every attempt, every delay. */
+  readonly detectionSeconds: number;
 }
 
 /** How the Pgpool-II connection budget against `max_connections` was computed. */

@@ -46,3 +46,45 @@ decide_primary_seen() {
   done
   return 0
 }
+
+# The per-node health-check settings that give every backend but the primary a faster
+# detection than the global (failover) settings, which stay the primary's. A silent standby
+# stalls every extended-protocol query at its Sync until Pgpool-II detaches it; a falsely
+# detached primary costs a held failover. $1: the primary's backend id; $2: the number of
+# backends; $3 $4 $5: the standbys' timeout, max retries and retry delay (seconds).
+# Out: HEALTH_CHECK_LINES, pgpool.conf lines (the last occurrence of a key wins).
+HEALTH_CHECK_LINES=()
+health_check_overrides() {
+  local primary=$1 n=$2 timeout=$3 retries=$4 delay=$5 id
+  HEALTH_CHECK_LINES=("# Per-node health checks for primary = backend $primary (pgpool-entrypoint.sh)")
+  for ((id = 0; id < n; id++)); do
+    ((id == primary)) && continue
+    HEALTH_CHECK_LINES+=(
+      "health_check_timeout$id = $timeout"
+      "health_check_max_retries$id = $retries"
+      "health_check_retry_delay$id = $delay"
+    )
+  done
+}
+
+# Does pgpool route writes to a standby? $1: pgpool's primary (empty: none); $2: the backends
+# that answer as a primary (comma-separated, empty: none); then pgpool's status of each backend
+# in id order (1 or 2: up, 3: down).
+#   detach IDS  pgpool has no primary, none answers as one, and pgpool has IDS up: it would
+#               send writes to one of them, a standby (SQLSTATE 25006);
+#   ok          pgpool has a primary, or a primary answers (the other rules align pgpool with
+#               it), or pgpool has nothing up.
+decide_orphan_backends() {
+  local pool_primary=$1 live_primaries=$2 id=0 status
+  local -a up=()
+  shift 2
+  VERDICT=ok REPLY='' REASON="pgpool has a primary, or a backend answers as one, or pgpool has no backend up"
+  [[ -z $pool_primary && -z $live_primaries ]] || return 0
+  for status in "$@"; do
+    [[ $status == 3 ]] || up+=("$id")
+    id=$((id + 1))
+  done
+  ((${#up[@]})) || return 0
+  VERDICT=detach REPLY="${up[*]}"
+  REASON="pgpool has no primary, no backend answers as one, and pgpool has backends ${up[*]} up (writes would reach a standby)"
+}

@@ -22,11 +22,16 @@ set -uo pipefail
 # A standby that heard from its upstream within this many seconds proves a live primary
 # (pgpool-decide.sh; a walsender sends a keepalive every wal_sender_timeout / 2 = 5 s).
 : "${PGHA_FRESH_WAL_SECONDS:=7}"
+# "TIMEOUT MAX_RETRIES RETRY_DELAY" of the standbys' health checks; empty: the global settings.
+: "${PGHA_STANDBY_HEALTH_CHECK:=}"
 export PGHA_FRESH_WAL_SECONDS
 SCRIPTS_DIR=$(dirname "${BASH_SOURCE[0]}")
 
 RUN_DIR=$PGHA_PGPOOL_RUN_DIR
 CONF=$PGHA_PGPOOL_CONFIG_DIR/pgpool.conf
+# What pgpool reads: the mounted pgpool.conf plus per-node health-check settings for the
+# standbys (tune_health_checks), which depend on which backend is the primary.
+RUN_CONF=$RUN_DIR/pgpool.conf
 HBA=$PGHA_PGPOOL_CONFIG_DIR/pool_hba.conf
 export PGPOOLKEYFILE=$RUN_DIR/.pgpoolkey
 export PCPPASSFILE=$RUN_DIR/.pcppass
@@ -365,6 +370,18 @@ reconcile() {
       return 0
     fi
   fi
+  # pgpool has no primary, no backend answers as one, and pgpool has backends up: pgpool would
+  # send writes to one of them, a standby (SQLSTATE 25006). pgpool-failover.sh detaches them
+  # when a failover ends without a primary, but pgpool drops requests that do not fit its
+  # queue, and a pgpool that starts while no member is primary has them up from the start.
+  decide_orphan_backends "$pool_primary" "$true_primary" "${statuses[@]}"
+  if [[ $VERDICT == detach ]]; then
+    log "correction: $REASON: pcp_detach_node $REPLY"
+    for id in $REPLY; do
+      pcp pcp_detach_node -n "$id" >/dev/null 2>&1 || log "pcp_detach_node $id failed"
+    done
+    return 0
+  fi
   for ((id = 0; id < n; id++)); do
     line=${lives[id]}
     lrec=${line%%|*} lstream=${line#*|}
@@ -388,11 +405,33 @@ reconcile() {
     fi
   done
   [[ -n $true_primary && $pool_primary == "$true_primary" ]] || return 0
+  tune_health_checks "$true_primary" "$n"
   QUICK_PASS=0
   for ((id = 0; id < n; id++)); do
     [[ ${statuses[id]} != 3 && -n ${lives[id]} ]] || return 0
   done
   restore_sr_worker
+}
+
+# Gives every backend but primary $1 (of $2) the standbys' faster health check: pgpool.conf is
+# rewritten from the mounted one and reloaded (health-check processes re-read it at their next
+# cycle; nothing is restarted). Only when the primary changed.
+HEALTH_CHECK_PRIMARY=
+tune_health_checks() {
+  local primary=$1 n=$2 timeout retries delay
+  [[ -n $PGHA_STANDBY_HEALTH_CHECK && $primary != "$HEALTH_CHECK_PRIMARY" ]] || return 0
+  read -r timeout retries delay <<<"$PGHA_STANDBY_HEALTH_CHECK"
+  health_check_overrides "$primary" "$n" "$timeout" "$retries" "$delay"
+  if ! { cat "$CONF" && printf '%s\n' "${HEALTH_CHECK_LINES[@]}"; } >"$RUN_CONF.new" || ! mv -f "$RUN_CONF.new" "$RUN_CONF"; then
+    log "cannot write $RUN_CONF (the standbys' health check stays as it was)"
+    return 0
+  fi
+  if pcp pcp_reload_config >/dev/null 2>&1; then
+    HEALTH_CHECK_PRIMARY=$primary
+    log "health check: backends other than $primary (the primary) are detached after ${timeout}s x $((retries + 1)) attempts: pcp_reload_config"
+  else
+    log "pcp_reload_config failed (the standbys' health check stays as it was)"
+  fi
 }
 
 # Readiness: a pod that reaches no primary while a standby it reaches still hears from one is
@@ -441,8 +480,13 @@ supervise() {
 start_pgpool() {
   log "start: pgpool -n -D (status file discarded: backends are rechecked at start)"
   # Not exec'd: the reconcile loop must live next to pgpool, and pgpool reaps every child
-  # it did not start with a warning.
-  pgpool -n -D -f "$CONF" -a "$HBA" -F "$RUN_DIR/pcp.conf" -k "$PGPOOLKEYFILE" &
+  # it did not start with a warning. In a process group of its own (setsid): once its
+  # streaming-replication check worker has exited (stop_sr_worker), pgpool's main process
+  # sends its restart request to pid 0 at every failover and failback (kill(worker_pid,
+  # SIGUSR1) with worker_pid 0), that is to its whole process group, and SIGUSR1 would kill
+  # this entrypoint, the probe server and the sessions. setsid execs pgpool in place (a
+  # background job is not a group leader), so $! is pgpool's pid.
+  setsid pgpool -n -D -f "$RUN_CONF" -a "$HBA" -F "$RUN_DIR/pcp.conf" -k "$PGPOOLKEYFILE" &
   PGPOOL_PID=$!
 }
 
@@ -453,6 +497,8 @@ main() {
   trap on_signal TERM INT
   write_credentials
   write_backends
+  # The mounted settings until the primary is known (an emptyDir outlives a container restart).
+  cp "$CONF" "$RUN_CONF" || die "cannot write $RUN_CONF"
   # Stale pid file from a previous container of this pod (the emptyDir survives restarts).
   rm -f "$(conf_value pid_file_name)" 2>/dev/null
   publish_status starting

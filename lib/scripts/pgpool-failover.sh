@@ -10,11 +10,17 @@
 #   1. wait up to WAIT_SECONDS (repmgr's failure detection plus a promotion, rendered from the
 #      cluster's timing) for another backend to answer as the primary: pgpool's search then
 #      finds it, and no write ever reaches a standby;
-#   2. if none does, detach every other backend, so that pgpool refuses new sessions ("all
+#   2. if none does, or as soon as a backend that pgpool has up stops answering, detach every
+#      other backend, so that pgpool refuses new sessions ("all
 #      backend nodes are down", SQLSTATE 08S01) instead of routing writes to a standby. The
 #      entrypoint's reconcile pass attaches the primary as soon as it answers, then the
 #      standbys. The two cases are logged apart: this pod cut off from a primary that still
 #      feeds the standbys, or no primary anywhere (a failover still under way).
+# Why a silent backend ends the wait: pgpool's health check of a backend it has up queues a
+# detach request at every failed cycle (about once a second for a standby) while this
+# failover holds the queue, which has 10 entries and drops what does not fit without an error
+# (pcp_detach_node still reports success). Waiting on would let those requests crowd out the
+# detaches of step 2, and the switch would end with a standby as the write target.
 # A standby's detach returns at once: pgpool keeps its primary.
 set -uo pipefail
 
@@ -63,12 +69,19 @@ while read -r id host port; do
   ids+=("$id") hosts+=("$host") ports+=("$port")
 done <"$BACKENDS_FILE" || { log "cannot read $BACKENDS_FILE: pgpool looks for the primary at once"; exit 0; }
 
+# pgpool's status of backend $1 (1 or 2: up, 3: down), empty when PCP does not answer.
+pgpool_status() {
+  timeout 5 pcp_node_info -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w -v -n "$1" 2>/dev/null |
+    sed -n 's/^Status[[:space:]]*:[[:space:]]*\([0-9]\).*/\1/p'
+}
+
 # Tells the entrypoint's reconcile loop that this failover is held on purpose, not stuck.
 WAITING=$PGHA_PGPOOL_RUN_DIR/failover-waiting
 : >"$WAITING"
 trap 'rm -f "$WAITING"' EXIT
 log "backend $failed, the primary, detached: waiting up to ${wait_seconds}s for another backend to answer as the primary (new sessions wait meanwhile)"
 deadline=$((EPOCHSECONDS + wait_seconds))
+silent=
 while :; do
   lines=()
   for i in "${!ids[@]}"; do
@@ -79,11 +92,20 @@ while :; do
     log "$REASON: pgpool's search finds it (waited $((EPOCHSECONDS + wait_seconds - deadline))s)"
     exit 0
   fi
+  for line in "${lines[@]}"; do
+    [[ $line == *\| ]] || continue
+    status=$(pgpool_status "${line%%|*}")
+    [[ $status == [12] ]] && silent=${line%%|*} && break 2
+  done
   ((EPOCHSECONDS < deadline)) || break
   sleep 1
 done
 
-log "no primary after ${wait_seconds}s ($REASON): detaching backends ${ids[*]} so that this pod refuses new sessions instead of sending writes to a standby; the reconcile loop attaches them again once a primary answers"
+if [[ -n $silent ]]; then
+  log "no primary yet ($REASON), and backend $silent does not answer while pgpool has it up: its health check would crowd this failover's detaches out of pgpool's request queue; detaching backends ${ids[*]} now so that this pod refuses new sessions instead of sending writes to a standby; the reconcile loop attaches them again once a primary answers"
+else
+  log "no primary after ${wait_seconds}s ($REASON): detaching backends ${ids[*]} so that this pod refuses new sessions instead of sending writes to a standby; the reconcile loop attaches them again once a primary answers"
+fi
 for id in "${ids[@]}"; do
   # Queued behind this failover: pgpool handles them before it ends the switch.
   timeout 10 pcp_detach_node -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w -n "$id" >/dev/null 2>&1 &

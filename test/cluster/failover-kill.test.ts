@@ -11,26 +11,37 @@
 import { describe, expect, it } from 'vitest';
 import { BOUNDS } from './bounds';
 import { ExampleCluster } from './harness';
-import { describeVerdict, verify } from './invariants';
-import { type ConvergedCluster } from './lifecycle';
-import { dumpLogs, newestPodLog } from './logs';
-import { Workload } from './workload';
+import { describeVerdict, invariantFailures, verify } from './invariants';
+import { type ConvergedCluster, waitConverged } from './lifecycle';
+import { decisions, dumpLogs, newestPodLog } from './logs';
+import { underLoad, Workload } from './workload';
 import { clusterForThisFile, QUORUM } from './file-cluster';
 
 let cluster: ExampleCluster;
 let forward: ConvergedCluster['forward'];
 clusterForThisFile('failover-kill', QUORUM, (started) => ({ cluster, forward } = started));
 
-async function killPrimaryUnderLoad(label: string): Promise<void> {
+/** The second kill of the double fault follows the first this much later. */
+const DOUBLE_FAULT_DELAY_MS = 2_000;
+
+interface KillOptions {
+  /** The workload goes through one node-postgres Pool instead of a Client per writer. */
+  readonly pool?: boolean;
+  /** The primary's claim is deleted first: its pod comes back empty and re-clones. */
+  readonly deleteClaim?: boolean;
+}
+
+async function killPrimaryUnderLoad(label: string, opts: KillOptions = {}): Promise<void> {
   const before = await cluster.primary();
   expect(before).toBeDefined();
-  const workload = new Workload(forward.config, { writers: 4, readers: 2 });
+  const workload = new Workload(forward.config, { writers: 4, readers: 2, pool: opts.pool });
   await workload.start();
   try {
     await workload.waitAckAfter(Date.now(), BOUNDS.steadyWriteMs);
     await new Promise((r) => setTimeout(r, 2_000));
     const tliBefore = Math.max(...workload.acked().map((r) => r.tli!));
     const t0 = Date.now();
+    if (opts.deleteClaim) await cluster.rt.deleteClaim(`data-${before}`);
     await cluster.rt.killPod(before!);
     const faultMs = Date.now() - t0;
     // First write acknowledged by the new primary (a newer timeline).
@@ -70,9 +81,14 @@ async function killPrimaryUnderLoad(label: string): Promise<void> {
     expect(verdict.readOnly).toBe(0);
     expect(Object.values(verdict.lostOnStandbys).every((n) => n === 0)).toBe(true);
     expect(verdict.state.primary).not.toBe(before);
-    // Came back by rejoin (rewind or plain restart as standby), not by a clone.
-    expect(log).toMatch(/rejoin: done/);
-    expect(log).not.toMatch(/clone: repmgr standby clone|re-clone/);
+    if (opts.deleteClaim) {
+      // An empty data directory: cloned from the new primary.
+      expect(log).toMatch(/clone: repmgr standby clone/);
+    } else {
+      // Came back by rejoin (rewind or plain restart as standby), not by a clone.
+      expect(log).toMatch(/rejoin: done/);
+      expect(log).not.toMatch(/clone: repmgr standby clone|re-clone/);
+    }
   } catch (error) {
     console.error(`${label} failed: ${(error as Error).stack ?? error}`);
     await workload.stop();
@@ -88,5 +104,48 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
 
   it('WHEN the new primary is killed in turn THEN the cluster fails over again with the same guarantees', async () => {
     await killPrimaryUnderLoad('new primary killed');
+  });
+
+  it('WHEN the primary is killed under an application using a node-postgres Pool THEN its queries wait or fail to connect, never reach a standby, and succeed again after the failover', async () => {
+    await killPrimaryUnderLoad('primary killed, node-postgres Pool', { pool: true });
+  });
+
+  it("WHEN the primary's claim is deleted and its pod killed THEN a standby is promoted, the old primary comes back by a clone, nothing acknowledged is lost", async () => {
+    await killPrimaryUnderLoad('primary claim deleted, pod killed', { deleteClaim: true });
+  });
+
+  it('WHEN the primary is killed and the most advanced standby 2 s later THEN the cluster comes back with one primary, no write reaches a standby, nothing acknowledged is lost', async () => {
+    const primary = (await cluster.primary())!;
+    let standby = '';
+    const run = await underLoad(
+      cluster,
+      forward.config,
+      async () => {
+        // The standby that received the most WAL, read just before the kill (the one repmgrd
+        // would promote, and the one that holds every write quorum commit acknowledged).
+        const received = await Promise.all(
+          cluster.members
+            .filter((m) => m !== primary)
+            .map(async (m) => ({ m, lsn: await cluster.psql(m, "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')", { timeoutMs: 5_000 }).catch(() => '0') })),
+        );
+        standby = received.sort((a, b) => Number(b.lsn) - Number(a.lsn))[0].m;
+        await cluster.rt.killPod(primary);
+        await new Promise((r) => setTimeout(r, DOUBLE_FAULT_DELAY_MS));
+        await cluster.rt.killPod(standby);
+      },
+      {
+        ackTimeoutMs: BOUNDS.frozenFailoverMs,
+        after: async () => {
+          await waitConverged(cluster);
+        },
+      },
+    );
+    console.log(
+      `double fault: killed ${primary}, then ${standby} ${DOUBLE_FAULT_DELAY_MS} ms later; first acknowledged write after ${run.firstAckMs} ms (new timeline after ${run.newTimelineAckMs ?? '-'} ms); ` +
+        `primary now ${run.verdict.state.primary}; ${describeVerdict(run.verdict)}; ${JSON.stringify(run.workload.summary(run.t0))}; errors ${JSON.stringify(run.workload.errorKinds())}`,
+    );
+    for (const pod of [primary, standby]) console.log(`double fault: ${pod} decisions:\n${decisions(await newestPodLog(cluster, pod))}`);
+    expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
+    expect(run.verdict.readOnly).toBe(0);
   });
 });

@@ -84,7 +84,7 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
     expect(await newestPodLog(cluster, victim)).not.toMatch(/clone: repmgr standby clone/);
   });
 
-  it('WHEN a member standby is cut off from the network for 60 s THEN writes stop no longer than Pgpool-II takes to detach it, the primary stays, and after healing it streams and serves reads again', async () => {
+  it("WHEN a member standby is cut off from the network for 60 s THEN writes stop no longer than Pgpool-II's standby health check takes to detach it, the primary stays, and after healing it streams and serves reads again", async () => {
     const primary = (await cluster.primary())!;
     const victim = cluster.members.find((m) => m !== primary)!;
     let back = -1;
@@ -101,7 +101,8 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
     report('member standby cut off', run, `; cut ${victim} off for ${STANDBY_CUT_MS / 1000} s; longest write gap ${gap.ms} ms (from ${gap.since}); streaming again after ${back} ms; ${readsOnVictim} of ${FRESH_READ_SESSIONS} new read sessions then read on it`);
     expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
     expect(run.verdict.state.primary).toBe(primary);
-    // Measured 11.9 s (sid): Pgpool-II's detection, see BOUNDS.standbyLossWriteGapMs.
+    // Measured 3.2 s (sid; 11.9 s with the failover timing for every backend), see
+    // BOUNDS.standbyLossWriteGapMs.
     expect(gap.ms).toBeLessThanOrEqual(BOUNDS.standbyLossWriteGapMs);
     expect(readsOnVictim).toBeGreaterThan(0);
   }, STANDBY_CUT_MS + BOUNDS.steadyWriteMs + 2 * BOUNDS.rejoinMs);

@@ -21,7 +21,7 @@
  * insert timeline, right from the first transaction after a promotion
  * (`pg_control_checkpoint()` still shows the old timeline until the next checkpoint).
  */
-import { Client, type ClientConfig } from 'pg';
+import { Client, Pool, type ClientConfig } from 'pg';
 import { BOUNDS } from './bounds';
 import type { ExampleCluster } from './harness';
 import { verify, type Verdict } from './invariants';
@@ -52,6 +52,12 @@ export interface WorkloadOptions {
   readonly table?: string;
   /** pause between two inserts of one writer, ms */
   readonly pauseMs?: number;
+  /**
+   * Writers and readers share one node-postgres `Pool` (one connection each at most) and call
+   * `pool.query`, as most applications do, instead of a Client each: the pool drops a client
+   * whose connection broke and opens a new one on the next query; nothing else is retried.
+   */
+  readonly pool?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -116,6 +122,38 @@ export class Workload {
     this.loops = [];
     await Promise.all([...this.clients].map((c) => endQuietly(c)));
     this.clients.clear();
+    await this.pool?.end().catch(() => undefined);
+    this.pool = undefined;
+  }
+
+  private pool?: Pool;
+
+  /** The Pool of the `pool` option, created on first use. */
+  private sharedPool(): Pool {
+    if (!this.pool) {
+      this.pool = new Pool({ ...this.clientConfig(), max: (this.options.writers ?? 4) + (this.options.readers ?? 2) });
+      // An idle pooled client whose connection breaks: the pool drops it; nothing to do.
+      this.pool.on('error', () => undefined);
+    }
+    return this.pool;
+  }
+
+  /**
+   * Runs one statement for a writer or reader: on its own connection `c` (opened if needed), or
+   * through the shared Pool. Returns the rows, or throws with the connection dropped.
+   */
+  private async run(c: Client | undefined, sql: string, params: unknown[]): Promise<{ rows: any[]; client?: Client }> {
+    if (this.options.pool) return { rows: (await this.sharedPool().query(sql, params)).rows };
+    const client = c ?? (await this.connect());
+    if (!client) throw new Error('workload stopped');
+    try {
+      return { rows: (await client.query(sql, params)).rows, client };
+    } catch (error) {
+      // Whatever the error, start over on a new connection (a session that saw an error
+      // during a failover may be bound to a dead backend).
+      void endQuietly(client);
+      throw error;
+    }
   }
 
   private readonly clients = new Set<Client>();
@@ -140,18 +178,20 @@ export class Workload {
   private async writer(w: number): Promise<void> {
     let c: Client | undefined;
     while (this.running) {
-      if (!c) {
+      if (!c && !this.options.pool) {
         c = await this.connect();
         if (!c) break;
       }
       const rec: InsertRecord = { id: this.nextId++, writer: w, start: Date.now(), end: 0, outcome: 'doubt' };
       this.records.push(rec);
       try {
-        const { rows } = await c.query(
+        const { rows, client } = await this.run(
+          c,
           `INSERT INTO ${this.table} (id, writer) VALUES ($1, $2) RETURNING host(inet_server_addr()) AS server, ` +
             `('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli`,
           [rec.id, w],
         );
+        c = client;
         rec.end = Date.now();
         rec.outcome = 'ack';
         rec.server = rows[0].server;
@@ -160,9 +200,6 @@ export class Workload {
         rec.end = Date.now();
         rec.outcome = definitelyNotCommitted(error) ? 'failed' : 'doubt';
         rec.error = `${(error as any).code ?? ''} ${(error as Error).message}`.trim();
-        // Whatever the error, start over on a new connection (a session that saw an error
-        // during a failover may be bound to a dead backend).
-        void endQuietly(c);
         c = undefined;
         await sleep(RETRY_MS);
       }
@@ -174,16 +211,15 @@ export class Workload {
   private async reader(): Promise<void> {
     let c: Client | undefined;
     while (this.running) {
-      if (!c) {
+      if (!c && !this.options.pool) {
         c = await this.connect();
         if (!c) break;
       }
       try {
-        await c.query(`SELECT count(*) FROM ${this.table} WHERE id > $1`, [Math.max(0, this.nextId - 100)]);
+        c = (await this.run(c, `SELECT count(*) FROM ${this.table} WHERE id > $1`, [Math.max(0, this.nextId - 100)])).client;
         this.reads++;
       } catch (error) {
         this.readErrors.push({ at: Date.now(), error: String((error as Error).message) });
-        void endQuietly(c);
         c = undefined;
         await sleep(RETRY_MS);
       }

@@ -42,3 +42,51 @@ describe('decide_primary_seen: GIVEN what the backends this Pgpool-II pod reache
     expect(decide(7, '0|', '1|true|streaming|', '2|true|streaming|x')).toMatchObject({ verdict: 'none' });
   });
 });
+
+function overrides(...args: string[]): string[] {
+  const out = execFileSync('bash', ['-c', `source "${SCRIPT}"; health_check_overrides "$@"; printf '%s\\n' "\${HEALTH_CHECK_LINES[@]}"`, 'overrides', ...args], { encoding: 'utf8' });
+  return out.trimEnd().split('\n');
+}
+
+describe('health_check_overrides: GIVEN the primary and the standbys health-check numbers', () => {
+  it('WHEN backend 1 of 3 is the primary THEN backends 0 and 2 get the per-node settings and the primary keeps the global ones', () => {
+    const lines = overrides('1', '3', '1', '1', '0');
+    expect(lines.filter((l) => !l.startsWith('#'))).toEqual([
+      'health_check_timeout0 = 1',
+      'health_check_max_retries0 = 1',
+      'health_check_retry_delay0 = 0',
+      'health_check_timeout2 = 1',
+      'health_check_max_retries2 = 1',
+      'health_check_retry_delay2 = 0',
+    ]);
+    expect(lines[0]).toMatch(/^# .*primary = backend 1/);
+  });
+
+  it('WHEN the only backend is the primary THEN no per-node setting', () => {
+    expect(overrides('0', '1', '1', '1', '0').filter((l) => !l.startsWith('#'))).toEqual([]);
+  });
+});
+
+function orphans(...args: string[]): { verdict: string; reply: string } {
+  const out = execFileSync('bash', ['-c', `source "${SCRIPT}"; decide_orphan_backends "$@"; printf '%s\\n%s' "$VERDICT" "$REPLY"`, 'orphans', ...args], { encoding: 'utf8' });
+  const [verdict, reply] = out.split('\n');
+  return { verdict, reply };
+}
+
+describe("decide_orphan_backends: GIVEN pgpool's primary, the backends that answer as a primary, and pgpool's status of each backend", () => {
+  it('WHEN pgpool has no primary, none answers as one, and pgpool has backends 1 and 2 up THEN detach 1 2 (writes would reach a standby)', () => {
+    expect(orphans('', '', '3', '2', '1')).toEqual({ verdict: 'detach', reply: '1 2' });
+  });
+
+  it('WHEN pgpool has no primary but backend 1 answers as one THEN ok (the attach rules bring pgpool to it)', () => {
+    expect(orphans('', '1', '3', '2', '2')).toEqual({ verdict: 'ok', reply: '' });
+  });
+
+  it('WHEN pgpool has a primary THEN ok, even if nothing answers (a probe timeout is not a lost primary)', () => {
+    expect(orphans('0', '', '2', '2', '2')).toEqual({ verdict: 'ok', reply: '' });
+  });
+
+  it('WHEN pgpool has every backend down THEN ok (it already refuses sessions)', () => {
+    expect(orphans('', '', '3', '3', '3')).toEqual({ verdict: 'ok', reply: '' });
+  });
+});

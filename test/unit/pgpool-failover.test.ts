@@ -33,12 +33,18 @@ else exit 2; fi
 const STUB_PCP = `#!/bin/bash
 while (($#)); do [[ $1 == -n ]] && echo "$2" >>"$STUB_DIR/detached"; shift; done
 `;
+// Pgpool-II's status of a backend: $STUB_DIR/status-<id> ("2": up, "3": down), up by default.
+const STUB_NODE_INFO = `#!/bin/bash
+while (($#)); do [[ $1 == -n ]] && id=$2; shift; done
+echo "Hostname               : pg-$id"
+echo "Status                 : $(cat "$STUB_DIR/status-$id" 2>/dev/null || echo 2)"
+`;
 
 describe('pgpool-failover.sh: GIVEN three backends, pg-0 detached by Pgpool-II', () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'pgha-pgpool-failover-'));
-    for (const [name, body] of [['psql', STUB_PSQL], ['pcp_detach_node', STUB_PCP]] as const) {
+    for (const [name, body] of [['psql', STUB_PSQL], ['pcp_detach_node', STUB_PCP], ['pcp_node_info', STUB_NODE_INFO]] as const) {
       writeFileSync(join(dir, name), body);
       chmodSync(join(dir, name), 0o755);
     }
@@ -98,6 +104,26 @@ describe('pgpool-failover.sh: GIVEN three backends, pg-0 detached by Pgpool-II',
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/a live primary exists that this pod cannot reach/);
     expect(await detached()).toEqual(['1', '2']);
+  });
+
+  it('WHEN a standby that Pgpool-II has up does not answer THEN it stops waiting at once and detaches the others (that standby\'s health check would crowd the detaches out of the request queue)', async () => {
+    answer(1, 'true|startup|-1');
+    const started = Date.now();
+    const r = await run('0', '0', '20');
+    expect(r.code, r.out).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(r.out).toMatch(/backend 2 does not answer while pgpool has it up/);
+    expect(await detached()).toEqual(['1', '2']);
+  });
+
+  it('WHEN the standby that does not answer is one Pgpool-II already has down THEN it keeps waiting for the primary', async () => {
+    answer(1, 'true|startup|-1');
+    answer(1, 'false|none|-1', 2);
+    writeFileSync(join(dir, 'status-2'), '3\n');
+    const r = await run('0', '0', '20');
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/backend 1 answers as the primary/);
+    expect(await detached()).toEqual([]);
   });
 
   it('WHILE it waits THEN the failover-waiting marker exists, and it is gone afterwards', async () => {
