@@ -3,7 +3,7 @@
  * cluster tests: 3 failover-eligible members, one cascading layer of 2, 2 Pgpool-II replicas,
  * in its own namespace.
  */
-import { Chart, type ChartProps } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch, type ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
 import { PostgresCluster } from '../lib';
@@ -26,7 +26,7 @@ export class ExampleClusterChart extends Chart {
 
   constructor(scope: Construct, id: string, props: ExampleClusterChartProps = {}) {
     super(scope, id, { ...props, namespace: EXAMPLE_NAMESPACE });
-    new k8s.KubeNamespace(this, 'Namespace', {
+    const namespace = new k8s.KubeNamespace(this, 'Namespace', {
       metadata: {
         name: EXAMPLE_NAMESPACE,
         // Before everything else in the namespace.
@@ -34,6 +34,9 @@ export class ExampleClusterChart extends Chart {
         labels: { 'pod-security.kubernetes.io/enforce': 'restricted' },
       },
     });
+    // A Namespace is cluster-scoped: the chart's namespace, which cdk8s puts on every object,
+    // makes Flux health checks and Config Sync reject it.
+    ApiObject.of(namespace).addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     this.cluster = new PostgresCluster(this, EXAMPLE_CLUSTER_NAME, {
       members: { replicas: 3, storage: { size: '10Gi' } },
       cascades: [{ name: 'replica', replicas: 2 }],

@@ -8,6 +8,6 @@ import { PostgresCluster } from '../lib';
 const app = new App();
 const chart = new Chart(app, 'small', { namespace: 'small' });
 new PostgresCluster(chart, 'inventory', {
-  members: { replicas: 2, witness: true, storage: { size: '5Gi', storageClassName: 'fast-ssd' } },
+  members: { replicas: 2, witness: true, storage: { size: '10Gi', storageClassName: 'fast-ssd' } },
 });
 app.synth();

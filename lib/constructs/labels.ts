@@ -4,23 +4,10 @@
  * pods and, for a StatefulSet, its data. Everything else goes on as plain labels.
  */
 import type { k8s } from 'cdk8s-plus-27';
+import { ANNOTATION, LABEL } from '../model/names';
 import type { ResolvedCluster } from '../model/resolved';
 
-export const LABEL = {
-  name: 'app.kubernetes.io/name',
-  instance: 'app.kubernetes.io/instance',
-  component: 'app.kubernetes.io/component',
-  partOf: 'app.kubernetes.io/part-of',
-  managedBy: 'app.kubernetes.io/managed-by',
-  /** Which StatefulSet (tier) a PostgreSQL pod belongs to. */
-  tier: 'pgha.cdk8s.io/tier',
-} as const;
-
-export const ANNOTATION = {
-  /** sha256 of the ConfigMaps a pod consumes: a change rolls exactly those pods. */
-  configChecksum: 'pgha.cdk8s.io/config-checksum',
-  argoSyncWave: 'argocd.argoproj.io/sync-wave',
-} as const;
+export { ANNOTATION, LABEL } from '../model/names';
 
 /** `app.kubernetes.io/name` of the PostgreSQL pods and of the Pgpool-II pods. */
 export type AppName = 'postgresql' | 'pgpool';

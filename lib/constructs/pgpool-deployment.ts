@@ -3,7 +3,6 @@
  * config and reaches the same view of the primary on its own (no watchdog), so any replica can
  * serve any client and losing one loses only its sessions.
  */
-import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { NAME_SUFFIX } from '../model/names';
@@ -54,7 +53,7 @@ export class PgpoolDeployment extends Construct {
       'pgpool.conf': renderPgpoolConf(cluster),
       'pool_hba.conf': renderPoolHbaConf(cluster),
     };
-    const configMap = new kplus.ConfigMap(this, 'Config', {
+    const configMap = new k8s.KubeConfigMap(this, 'Config', {
       metadata: metadata(`${cluster.name}${NAME_SUFFIX.pgpoolConfig}`, cluster.configSyncWave),
       data: { ...this.configData },
     });

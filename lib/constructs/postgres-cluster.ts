@@ -18,6 +18,7 @@ import { objectAnnotations, objectLabels } from './labels';
 import { NodeScripts, PgpoolScripts } from './scripts-config-map';
 import { PgpoolDeployment } from './pgpool-deployment';
 import { PostgresTier } from './postgres-tier';
+import { claimObjectNames } from './unique-names';
 
 export class PostgresCluster extends Construct {
   /** The validated model everything below was built from. */
@@ -58,5 +59,6 @@ export class PostgresCluster extends Construct {
     const pgpoolScripts = new PgpoolScripts(this, 'PgpoolScripts', { cluster });
     this.pgpool = new PgpoolDeployment(this, 'Pgpool', { cluster, scripts: pgpoolScripts, serviceAccountName: serviceAccount.name });
     this.endpoint = `${this.pgpool.service.name}.${cluster.namespace}.svc.${cluster.clusterDomain}`;
+    claimObjectNames(this);
   }
 }

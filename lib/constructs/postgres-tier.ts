@@ -3,7 +3,6 @@
  * witness) with its headless Service, its rendered config, and its PodDisruptionBudget.
  */
 import { Duration } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { tierConfigMapName, NAME_SUFFIX } from '../model/names';
@@ -33,6 +32,21 @@ import {
 } from './pod-spec';
 
 /** uid/gid of `postgres` in the official PostgreSQL image (and so in ours). */
+/**
+ * A StatefulSet whose claim templates carry apiVersion and kind, as the API server stores them:
+ * without them Argo CD shows the StatefulSet OutOfSync for ever (argo-cd issues 11143, 16707).
+ * The generated PersistentVolumeClaim type has no such fields and its serializer drops them
+ * (a JSON patch too, since it runs before), so they are added to the serialized object.
+ */
+class StatefulSetWithTypedClaims extends k8s.KubeStatefulSet {
+  public toJson(): any {
+    const json = super.toJson();
+    const templates: Record<string, unknown>[] | undefined = json.spec?.volumeClaimTemplates;
+    if (templates) json.spec.volumeClaimTemplates = templates.map((t) => ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', ...t }));
+    return json;
+  }
+}
+
 export const POSTGRES_UID = 999;
 
 /** Port of the entrypoint's status endpoint (PGHA_STATUS_PORT in the scripts). */
@@ -80,7 +94,7 @@ export class PostgresTier extends Construct {
       'pg_hba.conf': renderPgHbaConf(cluster),
       'repmgr.conf': renderRepmgrConf(cluster, tier),
     };
-    const configMap = new kplus.ConfigMap(this, 'Config', {
+    const configMap = new k8s.KubeConfigMap(this, 'Config', {
       metadata: metadata(tierConfigMapName(name), cluster.configSyncWave),
       data: { ...this.configData },
     });
@@ -199,7 +213,7 @@ export class PostgresTier extends Construct {
         ? [SECRET_KEYS.superuserPassword, SECRET_KEYS.replicationPassword]
         : [SECRET_KEYS.superuserPassword, SECRET_KEYS.replicationPassword, SECRET_KEYS.appPassword, SECRET_KEYS.monitorPassword];
 
-    this.statefulSet = new k8s.KubeStatefulSet(this, 'StatefulSet', {
+    this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
       metadata: metadata(name, tier.syncWave),
       spec: {
         serviceName: name,
@@ -208,8 +222,9 @@ export class PostgresTier extends Construct {
         // restart of every pod (pod 0 waits for peers that wait for pod 0 to be Ready).
         podManagementPolicy: 'Parallel',
         updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
-        // Never delete data because a StatefulSet was deleted or scaled down.
-        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        // No persistentVolumeClaimRetentionPolicy: its default (Retain when deleted and when
+        // scaled down) already keeps the data, and a cluster without the StatefulSetAutoDeletePVC
+        // gate (before 1.27) drops the field, which Argo CD and Flux then show as drift.
         selector: { matchLabels: selector },
         template: {
           metadata: {

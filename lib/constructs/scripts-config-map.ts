@@ -2,7 +2,7 @@
  * The ConfigMaps of entrypoint and probe scripts. One per workload kind, so a change to the
  * Pgpool-II scripts never restarts a database pod and vice versa.
  */
-import * as kplus from 'cdk8s-plus-27';
+import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { NAME_SUFFIX } from '../model/names';
 import type { ResolvedCluster } from '../model/resolved';
@@ -22,7 +22,7 @@ abstract class ScriptsConfigMap extends Construct {
     super(scope, id);
     this.configMapName = `${cluster.name}${suffix}`;
     this.data = loadScripts(files);
-    new kplus.ConfigMap(this, 'ConfigMap', {
+    new k8s.KubeConfigMap(this, 'ConfigMap', {
       metadata: {
         name: this.configMapName,
         namespace: cluster.namespace,

@@ -34,3 +34,30 @@ export const NAME_SUFFIX = {
 export function tierConfigMapName(statefulSetName: string): string {
   return `${statefulSetName}${NAME_SUFFIX.config}`;
 }
+
+/**
+ * Label keys the library sets. The first three are every workload's selector, immutable under a
+ * live cluster; `tier` selects the pods of one StatefulSet for spreading and budgets.
+ */
+export const LABEL = {
+  name: 'app.kubernetes.io/name',
+  instance: 'app.kubernetes.io/instance',
+  component: 'app.kubernetes.io/component',
+  partOf: 'app.kubernetes.io/part-of',
+  managedBy: 'app.kubernetes.io/managed-by',
+  /** Which StatefulSet (tier) a PostgreSQL pod belongs to. */
+  tier: 'pgha.cdk8s.io/tier',
+} as const;
+
+/** The labels the library selects on (a user value would break or orphan the workloads). */
+export const SELECTOR_LABEL_KEYS: readonly string[] = [LABEL.name, LABEL.instance, LABEL.component, LABEL.tier];
+/** The labels the library sets but never selects on. */
+export const LIBRARY_LABEL_KEYS: readonly string[] = [LABEL.partOf, LABEL.managedBy];
+/** The library's own label and annotation prefix. */
+export const LIBRARY_PREFIX = 'pgha.cdk8s.io/';
+
+export const ANNOTATION = {
+  /** sha256 of the ConfigMaps a pod consumes: a change rolls exactly those pods. */
+  configChecksum: 'pgha.cdk8s.io/config-checksum',
+  argoSyncWave: 'argocd.argoproj.io/sync-wave',
+} as const;

@@ -81,3 +81,12 @@ export function isImageReference(value: string): boolean {
     value,
   );
 }
+
+/**
+ * Whether an image reference pins what it pulls: a tag on its last path component
+ * (`repo:1.2`, not a registry port like `host:5000/repo`) or a digest. Without either, the
+ * container runtime pulls `:latest`, which changes under a running cluster.
+ */
+export function hasTagOrDigest(value: string): boolean {
+  return value.includes('@sha256:') || value.slice(value.lastIndexOf('/') + 1).includes(':');
+}

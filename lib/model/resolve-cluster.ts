@@ -6,10 +6,15 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { check } from './errors';
+import { closestKey, KNOWN_KEYS } from './known-keys';
 import { managedParameterReason } from './managed-parameters';
 import {
+  ANNOTATION,
   DNS_1035_LABEL,
   DNS_1123_LABEL,
+  LIBRARY_LABEL_KEYS,
+  LIBRARY_PREFIX,
+  SELECTOR_LABEL_KEYS,
   MAX_LABEL_LENGTH,
   MAX_STATEFULSET_NAME_LENGTH,
   NAME_SUFFIX,
@@ -25,6 +30,7 @@ import {
   isByteQuantity,
   isCidr,
   isDnsSubdomain,
+  hasTagOrDigest,
   isImageReference,
   isLabelValue,
   isQualifiedName,
@@ -87,6 +93,33 @@ const PGPOOL_PRIMARY_WAIT_MAX_SECONDS = 25;
  * 1 s timeout, 40 times a login on the slow 2-core test machine.
  */
 const PGPOOL_STANDBY_HEALTH_CHECK = { timeoutSeconds: 1, maxRetries: 1, retryDelaySeconds: 0 } as const;
+/** `wal_keep_size`: the WAL a former primary needs to rewind onto this node without a re-clone. */
+const WAL_KEEP_SIZE_MB = 512;
+/** `max_slot_wal_keep_size`: the most WAL the slot of a vanished standby may pin. */
+const MAX_SLOT_WAL_KEEP_SIZE_MB = 4096;
+/** PostgreSQL's default `max_wal_size`: WAL between checkpoints, kept on top of the above. */
+const DEFAULT_MAX_WAL_SIZE_MB = 1024;
+/** Room for the database itself, temporary files and logs beyond the WAL it keeps. */
+const DATA_HEADROOM_MB = 1024;
+
+/**
+ * What a PostgreSQL container needs beside shared_buffers: the postmaster, backends, WAL
+ * senders, repmgrd and the entrypoint. Measured 36-66 MB (PSS) per pod of the test clusters
+ * with shared_buffers mostly untouched; twice that as the floor.
+ */
+const POSTGRES_MEMORY_OVERHEAD_MB = 128;
+/**
+ * Pgpool-II's shared memory, allocated and touched whole at start (so charged to the
+ * container): measured with 4.7, 128.2 MiB whatever the settings, plus 53 KiB per pooled slot
+ * (num_init_children x max_pool).
+ */
+const PGPOOL_SHARED_MEMORY_BASE_MB = 128.2;
+const PGPOOL_SHARED_MEMORY_PER_SLOT_MB = 53 / 1024;
+/** Each Pgpool-II child process beside the shared memory (measured 0.4-1.5 MB PSS). */
+const PGPOOL_MEMORY_PER_CHILD_MB = 2;
+/** The main process, health-check and worker processes, PCP, the entrypoint and probe server. */
+const PGPOOL_MEMORY_OVERHEAD_MB = 32;
+
 /** What a fast shutdown of Pgpool-II needs after the drain: children exit at once on SIGINT. */
 const PGPOOL_FAST_SHUTDOWN_SECONDS = 5;
 /**
@@ -98,8 +131,6 @@ const PGPOOL_SIGTERM_REACTION_SECONDS = 5;
 /** Layer names that would collide with a name the cluster derives itself. */
 const RESERVED_LAYER_NAMES = ['node', 'witness', 'pgpool', 'postgres', 'credentials'];
 const RESERVED_LAYER_SUFFIXES = ['-ro', '-config', '-scripts'];
-/** Label keys the library sets and selects on; users may not override them. */
-const RESERVED_LABEL_PREFIXES = ['app.kubernetes.io/', 'pgha.cdk8s.io/'];
 const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Roles the cluster creates, and words pg_hba.conf / pool_hba.conf read as keywords. */
 const RESERVED_ROLES = ['postgres', 'repmgr', 'public', 'none', 'all', 'replication', 'sameuser', 'samerole', 'samegroup'];
@@ -155,6 +186,16 @@ function resolveResources(
   ] as const) {
     check(isByteQuantity(value), `${prop}.${key}`, `"${value}" is not a byte quantity`, `Use a value like '512Mi' or '2Gi'.`);
   }
+  for (const [key, value] of [
+    ['cpuRequest', cpu],
+    ['cpuLimit', cpuLimit],
+    ['memoryRequest', memory],
+    ['memoryLimit', memoryLimit],
+  ] as const) {
+    if (value !== undefined) {
+      check(parseQuantity(value) > 0, `${prop}.${key}`, `is ${value}: a container needs some ${key.startsWith('cpu') ? 'CPU' : 'memory'} to run`, `Give a positive quantity, or leave ${prop}.${key} out for the default.`);
+    }
+  }
   // Kubernetes refuses a pod whose request exceeds its limit; say so at synth time.
   check(
     parseQuantity(memory) <= parseQuantity(memoryLimit),
@@ -176,10 +217,56 @@ function resolveResources(
   };
 }
 
-function resolveStorage(prop: string, given: StorageOptions | undefined, fallback?: StorageOptions) {
+/**
+ * A PostgreSQL memory parameter in MiB: a number is in `unit` (PostgreSQL's base unit for the
+ * parameter), a string may carry kB, MB, GB or TB. Undefined when it cannot be read.
+ */
+function parameterMegabytes(value: string | number | boolean | undefined, unit: 'MB' | '8kB'): number | undefined {
+  const factors: Record<string, number> = { kB: 1 / 1024, '8kB': 8 / 1024, MB: 1, GB: 1024, TB: 1024 * 1024 };
+  if (typeof value === 'number') return value * factors[unit];
+  if (typeof value !== 'string') return undefined;
+  const match = /^\s*(\d+)\s*(kB|MB|GB|TB)?\s*$/.exec(value);
+  if (!match) return undefined;
+  return Number(match[1]) * factors[match[2] ?? unit];
+}
+
+/** Refuses a PostgreSQL memory limit that cannot hold shared_buffers and the processes. */
+function checkPostgresMemory(prop: string, limit: string, parameters: Readonly<Record<string, string | number | boolean>>): void {
+  const sharedBuffers = parameterMegabytes(parameters.shared_buffers, '8kB') ?? 128;
+  const needMb = sharedBuffers + POSTGRES_MEMORY_OVERHEAD_MB;
+  check(
+    parseQuantity(limit) >= needMb * 2 ** 20,
+    `${prop}.memoryLimit`,
+    `${limit} cannot hold shared_buffers ${sharedBuffers} MiB + ${POSTGRES_MEMORY_OVERHEAD_MB} MiB for the server processes, repmgrd and the entrypoint = ${needMb} MiB: the kernel would kill PostgreSQL under load`,
+    `Use at least ${Math.ceil(needMb)}Mi, or lower shared_buffers.`,
+  );
+}
+
+/**
+ * The smallest data volume that holds the WAL a node keeps plus the database: every number
+ * named, for the error message.
+ */
+function walFloor(parameters: Readonly<Record<string, string | number | boolean>>): { mb: number; arithmetic: string } {
+  const maxWalSize = parameterMegabytes(parameters.max_wal_size, 'MB') ?? DEFAULT_MAX_WAL_SIZE_MB;
+  const mb = MAX_SLOT_WAL_KEEP_SIZE_MB + WAL_KEEP_SIZE_MB + maxWalSize + DATA_HEADROOM_MB;
+  return {
+    mb,
+    arithmetic:
+      `max_slot_wal_keep_size ${MAX_SLOT_WAL_KEEP_SIZE_MB} MiB + wal_keep_size ${WAL_KEEP_SIZE_MB} MiB + max_wal_size ${maxWalSize} MiB ` +
+      `+ ${DATA_HEADROOM_MB} MiB headroom for the data = ${mb} MiB`,
+  };
+}
+
+function resolveStorage(prop: string, given: StorageOptions | undefined, fallback: StorageOptions | undefined, floor: { mb: number; arithmetic: string }) {
   const size = given?.size ?? fallback?.size ?? '10Gi';
   const storageClassName = given?.storageClassName ?? fallback?.storageClassName;
   check(isByteQuantity(size), `${prop}.size`, `"${size}" is not a byte quantity`, `Use a size like '10Gi'.`);
+  check(
+    parseQuantity(size) >= floor.mb * 2 ** 20,
+    `${prop}.size`,
+    `${size} cannot hold the WAL a node keeps for its peers plus the database (${floor.arithmetic})`,
+    `Use at least ${Math.ceil(floor.mb / 1024)}Gi.`,
+  );
   if (storageClassName !== undefined) {
     check(
       isDnsSubdomain(storageClassName),
@@ -221,6 +308,54 @@ function checkTolerations(tolerations: readonly Toleration[]): void {
   });
 }
 
+/** Refuses anything but a plain object at `prop`, and every key of it not in `known`. */
+function checkKnownKeys(prop: string, value: unknown, known: readonly string[]): void {
+  if (value === undefined) return;
+  check(
+    typeof value === 'object' && value !== null && !Array.isArray(value),
+    prop,
+    `must be an object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`,
+    `Give ${prop} as { ${known.slice(0, 3).join(', ')}, ... }.`,
+  );
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const near = closestKey(key, known);
+    // A nested prop given at the top level, like replicas instead of members.replicas.
+    const homes = prop === 'props' ? Object.entries(KNOWN_KEYS).filter(([group, keys]) => group !== 'cluster' && keys.includes(key)).map(([group]) => group) : [];
+    const hint = near ? ` (did you mean ${near}?)` : homes.length > 0 ? ` at the top level (it is a prop of ${homes.join(', ')})` : '';
+    check(false, prop === 'props' ? key : `${prop}.${key}`, `is not a known prop${hint}`, `Known props${prop === 'props' ? '' : ` of ${prop}`}: ${known.join(', ')}.`);
+  }
+}
+
+/** Every props object, key by key, before anything reads them (see known-keys.ts). */
+function checkKnownProps(props: PostgresClusterProps): void {
+  checkKnownKeys('props', props, KNOWN_KEYS.cluster);
+  checkKnownKeys('postgres', props.postgres, KNOWN_KEYS.postgres);
+  checkKnownKeys('members', props.members, KNOWN_KEYS.members);
+  checkKnownKeys('members.storage', props.members?.storage, KNOWN_KEYS.storage);
+  checkKnownKeys('members.resources', props.members?.resources, KNOWN_KEYS.resources);
+  check(props.cascades === undefined || Array.isArray(props.cascades), 'cascades', 'must be a list of layers', "Give cascades as [{ name: 'replica' }, ...].");
+  (props.cascades ?? []).forEach((layer, i) => {
+    checkKnownKeys(`cascades[${i}]`, layer, KNOWN_KEYS.cascade);
+    checkKnownKeys(`cascades[${i}].storage`, layer.storage, KNOWN_KEYS.storage);
+    checkKnownKeys(`cascades[${i}].resources`, layer.resources, KNOWN_KEYS.resources);
+  });
+  checkKnownKeys('replication', props.replication, KNOWN_KEYS.replication);
+  checkKnownKeys('failover', props.failover, KNOWN_KEYS.failover);
+  checkKnownKeys('pgpool', props.pgpool, KNOWN_KEYS.pgpool);
+  checkKnownKeys('pgpool.resources', props.pgpool?.resources, KNOWN_KEYS.resources);
+  checkKnownKeys('credentials', props.credentials, KNOWN_KEYS.credentials);
+  checkKnownKeys('users', props.users, KNOWN_KEYS.users);
+  checkKnownKeys('scheduling', props.scheduling, KNOWN_KEYS.scheduling);
+  check(
+    props.scheduling?.tolerations === undefined || Array.isArray(props.scheduling.tolerations),
+    'scheduling.tolerations',
+    'must be a list',
+    "Give scheduling.tolerations as [{ key: 'dedicated', operator: 'Exists' }, ...].",
+  );
+  (props.scheduling?.tolerations ?? []).forEach((t, i) => checkKnownKeys(`scheduling.tolerations[${i}]`, t, KNOWN_KEYS.toleration));
+}
+
 function connectionBudget(
   pgpoolPods: number,
   numInitChildren: number,
@@ -252,6 +387,8 @@ export function resolveCluster(
   defaultName: string,
   defaultNamespace?: string,
 ): ResolvedCluster {
+  checkKnownProps(props);
+
   // ---- Names ---------------------------------------------------------------------------
   const name = props.clusterName ?? defaultName;
   check(
@@ -289,6 +426,12 @@ export function resolveCluster(
   );
   const postgresImage = pg.image ?? defaultPostgresImage(majorVersion);
   check(isImageReference(postgresImage), 'postgres.image', `"${postgresImage}" is not an image reference`, "Use 'registry/repository:tag'.");
+  check(
+    hasTagOrDigest(postgresImage),
+    'postgres.image',
+    `"${postgresImage}" has no tag or digest, so the runtime would pull ':latest', which can change under a running cluster`,
+    `Pin it: '${postgresImage}:<tag>' or '${postgresImage}@sha256:<digest>'.`,
+  );
   const maxConnections = pg.maxConnections ?? 250;
   checkInteger(maxConnections, 'postgres.maxConnections', 20, 10000);
   const parameters = pg.parameters ?? {};
@@ -346,9 +489,11 @@ export function resolveCluster(
     `leaves ${promotable} member(s) that may be primary, so a failover could never happen`,
     'Give at least two members a priority above 0.',
   );
-  const memberStorage = resolveStorage('members.storage', members.storage);
+  const storageFloor = walFloor(parameters);
+  const memberStorage = resolveStorage('members.storage', members.storage, undefined, storageFloor);
   const pgResourceDefaults = { cpu: '250m', memory: '512Mi', memoryLimit: '1Gi' };
   const memberResources = resolveResources('members.resources', members.resources, pgResourceDefaults);
+  checkPostgresMemory('members.resources', memberResources.limits.memory, parameters);
 
   // ---- Sync waves -------------------------------------------------------------------------
   const waveBase = props.argoSyncWaveBase ?? 0;
@@ -421,6 +566,12 @@ export function resolveCluster(
     );
     idRanges.push({ base: nodeIdBase, prop });
     const canPromote = layer.promotable ?? false;
+    const layerResources = resolveResources(`${prop}.resources`, layer.resources, {
+      cpu: memberResources.requests.cpu,
+      memory: memberResources.requests.memory,
+      memoryLimit: memberResources.limits.memory,
+    });
+    checkPostgresMemory(`${prop}.resources`, layerResources.limits.memory, parameters);
     cascadeTiers.push({
       kind: 'cascade',
       statefulSetName: `${name}-${layer.name}`,
@@ -430,12 +581,8 @@ export function resolveCluster(
       priorities: [],
       defaultPriority: canPromote ? 50 : 0,
       upstreamStatefulSetName,
-      storage: resolveStorage(`${prop}.storage`, layer.storage, memberStorage),
-      resources: resolveResources(`${prop}.resources`, layer.resources, {
-        cpu: memberResources.requests.cpu,
-        memory: memberResources.requests.memory,
-        memoryLimit: memberResources.limits.memory,
-      }),
+      storage: resolveStorage(`${prop}.storage`, layer.storage, memberStorage, storageFloor),
+      resources: layerResources,
       syncWave: wave(3 + k),
     });
   });
@@ -477,6 +624,12 @@ export function resolveCluster(
     'replication.mode',
     `"${(replication as { mode: string }).mode}" is not a replication mode`,
     "Use { mode: 'async' } or { mode: 'quorum', standbys: 1 }.",
+  );
+  check(
+    replication.mode === 'quorum' || (replication as { standbys?: number }).standbys === undefined,
+    'replication.standbys',
+    "is set with mode 'async', where no commit waits for a standby",
+    "Use { mode: 'quorum', standbys: n } for commits that wait, or drop standbys.",
   );
   let synchronousQuorum = 0;
   if (replication.mode === 'quorum') {
@@ -568,6 +721,12 @@ export function resolveCluster(
   );
   const pgpoolImage = pp.image ?? defaultPgpoolImage(pgpoolVersion);
   check(isImageReference(pgpoolImage), 'pgpool.image', `"${pgpoolImage}" is not an image reference`, "Use 'registry/repository:tag'.");
+  check(
+    hasTagOrDigest(pgpoolImage),
+    'pgpool.image',
+    `"${pgpoolImage}" has no tag or digest, so the runtime would pull ':latest', which can change under a running cluster`,
+    `Pin it: '${pgpoolImage}:<tag>' or '${pgpoolImage}@sha256:<digest>'.`,
+  );
   const pgpoolReplicas = pp.replicas ?? 2;
   checkInteger(pgpoolReplicas, 'pgpool.replicas', 1, 20);
   check(
@@ -580,6 +739,16 @@ export function resolveCluster(
   checkInteger(numInitChildren, 'pgpool.numInitChildren', 1, 2000);
   const maxPool = pp.maxPool ?? 2;
   checkInteger(maxPool, 'pgpool.maxPool', 1, 64);
+  const pgpoolResources = resolveResources('pgpool.resources', pp.resources, { cpu: '100m', memory: '128Mi', memoryLimit: '512Mi' });
+  const pgpoolSharedMb = PGPOOL_SHARED_MEMORY_BASE_MB + numInitChildren * maxPool * PGPOOL_SHARED_MEMORY_PER_SLOT_MB;
+  const pgpoolNeedMb = Math.ceil(pgpoolSharedMb + numInitChildren * PGPOOL_MEMORY_PER_CHILD_MB + PGPOOL_MEMORY_OVERHEAD_MB);
+  check(
+    parseQuantity(pgpoolResources.limits.memory) >= pgpoolNeedMb * 2 ** 20,
+    'pgpool.resources.memoryLimit',
+    `${pgpoolResources.limits.memory} cannot hold Pgpool-II: ${pgpoolSharedMb.toFixed(1)} MiB of shared memory (${PGPOOL_SHARED_MEMORY_BASE_MB} MiB + ${numInitChildren} children x ${maxPool} pooled x 53 KiB) ` +
+      `+ ${numInitChildren} children x ${PGPOOL_MEMORY_PER_CHILD_MB} MiB + ${PGPOOL_MEMORY_OVERHEAD_MB} MiB for the other processes = ${pgpoolNeedMb} MiB`,
+    `Use at least ${pgpoolNeedMb}Mi, or lower pgpool.numInitChildren or pgpool.maxPool.`,
+  );
   const maxReplicationDelayBytes = pp.maxReplicationDelayBytes ?? 10 * 1024 * 1024;
   checkInteger(maxReplicationDelayBytes, 'pgpool.maxReplicationDelayBytes', 0, Number.MAX_SAFE_INTEGER);
   const drainSeconds = pp.drainSeconds ?? 10;
@@ -642,14 +811,30 @@ export function resolveCluster(
   checkStringMap('labels', labels, 'label');
   for (const key of Object.keys(labels)) {
     check(
-      !RESERVED_LABEL_PREFIXES.some((p) => key.startsWith(p)),
+      !SELECTOR_LABEL_KEYS.includes(key),
       `labels["${key}"]`,
-      'overrides a label the library sets and selects on',
-      `Use a key outside ${RESERVED_LABEL_PREFIXES.join(' and ')}.`,
+      'is a label the library selects on: another value would leave the workloads without their pods, and selectors cannot change under a live cluster',
+      `Use another key; the library sets ${SELECTOR_LABEL_KEYS.join(', ')} itself.`,
     );
+    check(
+      !LIBRARY_LABEL_KEYS.includes(key),
+      `labels["${key}"]`,
+      'is set by the library on every object (part-of postgresql-ha, managed-by cdk8s-pg-ha)',
+      'Drop it, or use a key of your own (app.kubernetes.io/version, for example, is yours).',
+    );
+    check(!key.startsWith(LIBRARY_PREFIX), `labels["${key}"]`, `uses the library's own prefix ${LIBRARY_PREFIX}`, 'Use a key with a prefix of your own.');
   }
   const annotations = props.annotations ?? {};
   checkStringMap('annotations', annotations, 'any');
+  check(
+    waveBase === false || annotations[ANNOTATION.argoSyncWave] === undefined,
+    `annotations["${ANNOTATION.argoSyncWave}"]`,
+    'would be replaced on every object by the sync wave the library sets (config, then members, then Pgpool-II, then each cascading layer)',
+    `Shift the waves with argoSyncWaveBase (now ${waveBase}), or set argoSyncWaveBase: false to put your own wave on every object.`,
+  );
+  for (const key of Object.keys(annotations)) {
+    check(!key.startsWith(LIBRARY_PREFIX), `annotations["${key}"]`, `uses the library's own prefix ${LIBRARY_PREFIX}`, 'Use a key with a prefix of your own.');
+  }
 
   // Every standby streams over one WAL sender; a clone takes two more, a rewind one.
   const standbys = tiers.filter((t) => t.kind !== 'witness').reduce((sum, t) => sum + t.replicas, 0);
@@ -669,6 +854,8 @@ export function resolveCluster(
       parameters,
       allowedCidrs,
       maxWalSenders,
+      walKeepSizeMb: WAL_KEEP_SIZE_MB,
+      maxSlotWalKeepSizeMb: MAX_SLOT_WAL_KEEP_SIZE_MB,
     },
     tiers,
     synchronousQuorum,
@@ -698,7 +885,7 @@ export function resolveCluster(
           PGPOOL_STANDBY_HEALTH_CHECK.maxRetries * PGPOOL_STANDBY_HEALTH_CHECK.retryDelaySeconds,
       },
       backends,
-      resources: resolveResources('pgpool.resources', pp.resources, { cpu: '100m', memory: '128Mi', memoryLimit: '512Mi' }),
+      resources: pgpoolResources,
       port: POSTGRES_PORT,
       pcpPort: PCP_PORT,
       syncWave: wave(2),

@@ -150,6 +150,10 @@ export interface ResolvedPostgres {
   readonly allowedCidrs: readonly string[];
   /** `max_wal_senders` and `max_replication_slots` (same number). */
   readonly maxWalSenders: number;
+  /** `wal_keep_size`, MiB: WAL kept for a former primary to rewind onto this node. */
+  readonly walKeepSizeMb: number;
+  /** `max_slot_wal_keep_size`, MiB: the most WAL a vanished standby's slot may pin. */
+  readonly maxSlotWalKeepSizeMb: number;
 }
 
 export interface ResolvedCluster {

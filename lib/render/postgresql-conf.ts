@@ -10,6 +10,11 @@ import { NODE_PATHS } from './paths';
  * `ANY n ("a","b",...)` over the members' repmgr node names, or '' for asynchronous. The
  * witness never has standbys, so it never waits for any (it would block its own writes).
  */
+/** A size in MiB as postgresql.conf writes it: '4GB' when whole gigabytes, else '512MB'. */
+function megabytes(mb: number): string {
+  return mb % 1024 === 0 ? `${mb / 1024}GB` : `${mb}MB`;
+}
+
 export function synchronousStandbyNames(cluster: ResolvedCluster, tier?: ResolvedTier): string {
   if (cluster.synchronousQuorum === 0 || tier?.kind === 'witness') {
     return '';
@@ -60,8 +65,8 @@ export function renderPostgresqlConf(cluster: ResolvedCluster, tier?: ResolvedTi
           setting('wal_log_hints', true),
           // Keep the WAL an old primary needs to rewind onto this one, and bound what
           // replication slots of a vanished standby may pin.
-          setting('wal_keep_size', '512MB'),
-          setting('max_slot_wal_keep_size', '4GB'),
+          setting('wal_keep_size', megabytes(pg.walKeepSizeMb)),
+          setting('max_slot_wal_keep_size', megabytes(pg.maxSlotWalKeepSizeMb)),
           // A walsender or walreceiver whose peer is gone (partition) gives up within 10 s.
           setting('wal_sender_timeout', '10s'),
           setting('wal_receiver_timeout', '10s'),

@@ -115,7 +115,8 @@ describe('constructs: GIVEN default props WHEN synthesized THEN the documented o
     expect(sts.spec.replicas).toBe(3);
     expect(sts.spec.serviceName).toBe('c-node');
     expect(sts.spec.podManagementPolicy).toBe('Parallel');
-    expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    // Claims are retained by the API server's default policy (not emitted: see gitops.test.ts).
+    expect(sts.spec.persistentVolumeClaimRetentionPolicy).toBeUndefined();
     expect(sts.spec.updateStrategy.type).toBe('RollingUpdate');
   });
 
@@ -566,6 +567,19 @@ describe('constructs: GIVEN labels, annotations and sync waves WHEN synthesized 
     }
     const offWithUser = synth({ argoSyncWaveBase: false, annotations: { 'example.com/x': 'y' } });
     for (const o of offWithUser) expect(o.metadata.annotations).toEqual({ 'example.com/x': 'y' });
+  });
+
+  it("GIVEN argoSyncWaveBase false and the user's own argocd.argoproj.io/sync-wave THEN every object carries the user's wave", () => {
+    for (const o of synth({ argoSyncWaveBase: false, annotations: { 'argocd.argoproj.io/sync-wave': '7' } })) expect(waveOf(o), `${o.kind}/${o.metadata.name}`).toBe('7');
+  });
+
+  it('GIVEN the label app.kubernetes.io/version THEN every object and pod template carries it, and no selector does', () => {
+    const objects = synth({ labels: { 'app.kubernetes.io/version': '2.3.0' } });
+    for (const o of objects) expect(o.metadata.labels['app.kubernetes.io/version'], `${o.kind}/${o.metadata.name}`).toBe('2.3.0');
+    for (const w of workloads(objects)) {
+      expect(w.spec.template.metadata.labels['app.kubernetes.io/version']).toBe('2.3.0');
+      expect(w.spec.selector.matchLabels['app.kubernetes.io/version']).toBeUndefined();
+    }
   });
 });
 

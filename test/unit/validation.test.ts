@@ -44,6 +44,16 @@ type BadRow = [description: string, input: unknown, prop: string, message: RegEx
 
 // One row (at least) per check(...) in resolve-cluster.ts, in file order.
 const BAD_INPUTS: BadRow[] = [
+  // ---- unknown props (checked first, at every level)
+  ['replicas at the top level', { replicas: 3 }, 'replicas', /is not a known prop at the top level \(it is a prop of members, cascade, pgpool\).*Known props: clusterName, namespace/],
+  ['members.replica (a typo)', { members: { replica: 3 } }, 'members.replica', /is not a known prop \(did you mean replicas\?\).*Known props of members: replicas, witness, priorities, storage, resources/],
+  ['pgpool.numinitchildren (case slip)', { pgpool: { numinitchildren: 8 } }, 'pgpool.numinitchildren', /did you mean numInitChildren\?/],
+  ['an unknown key in a cascade layer', { cascades: [{ name: 'r', replica: 2 }] }, 'cascades[0].replica', /is not a known prop \(did you mean replicas\?\).*Known props of cascades\[0\]/],
+  ['an unknown key in resources', { members: { resources: { memory: '1Gi' } } }, 'members.resources.memory', /is not a known prop.*Known props of members.resources: cpuRequest, cpuLimit, memoryRequest, memoryLimit/],
+  ['an unknown key in a toleration', { scheduling: { tolerations: [{ key: 'k', operator: 'Exists', effects: 'NoSchedule' }] } }, 'scheduling.tolerations[0].effects', /did you mean effect\?/],
+  ['members given as a number', { members: 3 }, 'members', /must be an object, got 3/],
+  ['cascades given as an object', { cascades: { name: 'r' } }, 'cascades', /must be a list of layers/],
+  ['replication.standbys with mode async', { replication: { mode: 'async', standbys: 1 } }, 'replication.standbys', /is set with mode 'async', where no commit waits for a standby/],
   // ---- names
   ['clusterName with upper case', { clusterName: 'Orders' }, 'clusterName', /"Orders" is not a valid name.*Set clusterName to something like/],
   ['clusterName starting with a digit', { clusterName: '1orders' }, 'clusterName', /"1orders" is not a valid name \(lower-case letters/],
@@ -57,6 +67,8 @@ const BAD_INPUTS: BadRow[] = [
   ['postgres.majorVersion 19 (no repmgr for it)', { postgres: { majorVersion: 19 } }, 'postgres.majorVersion', /19 is not supported: repmgr has no release that builds against PostgreSQL 19.*Use one of 15, 16, 17, 18/],
   ['postgres.image with spaces', { postgres: { image: 'my image' } }, 'postgres.image', /"my image" is not an image reference.*registry\/repository:tag/],
   ['postgres.image with upper case', { postgres: { image: 'Registry/Postgres:17' } }, 'postgres.image', /is not an image reference/],
+  ['postgres.image without a tag or digest', { postgres: { image: 'registry.example.com/pg/repmgr' } }, 'postgres.image', /has no tag or digest, so the runtime would pull ':latest'.*Pin it: 'registry.example.com\/pg\/repmgr:<tag>'/],
+  ['postgres.image with a registry port but no tag', { postgres: { image: 'localhost:5000/repmgr' } }, 'postgres.image', /has no tag or digest/],
   ['postgres.maxConnections below 20', { postgres: { maxConnections: 10 } }, 'postgres.maxConnections', /must be a whole number from 20 to 10000, got 10.*Set postgres.maxConnections/],
   ['postgres.maxConnections fractional', { postgres: { maxConnections: 250.5 } }, 'postgres.maxConnections', /whole number from 20 to 10000, got 250.5/],
   ['postgres.maxConnections as a string', { postgres: { maxConnections: '250' } }, 'postgres.maxConnections', /whole number.*got "250"/],
@@ -92,11 +104,37 @@ const BAD_INPUTS: BadRow[] = [
   ['members.priorities leaving one promotable', { members: { priorities: [100, 0, 0] } }, 'members.priorities', /leaves 1 member\(s\) that may be primary.*at least two members a priority above 0/],
   ['members.storage.size with milli-units', { members: { storage: { size: '100m' } } }, 'members.storage.size', /"100m" is not a byte quantity.*'10Gi'/],
   ['members.storage.size with GB', { members: { storage: { size: '10GB' } } }, 'members.storage.size', /"10GB" is not a byte quantity/],
+  ['members.storage.size 0', { members: { storage: { size: '0' } } }, 'members.storage.size', /0 cannot hold the WAL a node keeps/],
+  [
+    'members.storage.size below the WAL it keeps',
+    { members: { storage: { size: '5Gi' } } },
+    'members.storage.size',
+    /5Gi cannot hold the WAL a node keeps for its peers plus the database \(max_slot_wal_keep_size 4096 MiB \+ wal_keep_size 512 MiB \+ max_wal_size 1024 MiB \+ 1024 MiB headroom for the data = 6656 MiB\).*Use at least 7Gi/,
+  ],
+  ['members.storage.size below the WAL with a larger max_wal_size', { postgres: { parameters: { max_wal_size: '4GB' } }, members: { storage: { size: '9Gi' } } }, 'members.storage.size', /max_wal_size 4096 MiB.*= 9728 MiB\).*Use at least 10Gi/],
   ['members.storage.storageClassName invalid', { members: { storage: { storageClassName: 'Fast_SSD' } } }, 'members.storage.storageClassName', /"Fast_SSD" is not a valid StorageClass name/],
   ['members.resources.cpuRequest invalid', { members: { resources: { cpuRequest: 'lots' } } }, 'members.resources.cpuRequest', /"lots" is not a Kubernetes quantity.*'500m'/],
   ['members.resources.cpuLimit invalid', { members: { resources: { cpuLimit: '1 core' } } }, 'members.resources.cpuLimit', /"1 core" is not a Kubernetes quantity/],
   ['members.resources.memoryRequest in milli', { members: { resources: { memoryRequest: '512m' } } }, 'members.resources.memoryRequest', /"512m" is not a byte quantity.*'512Mi'/],
   ['members.resources.memoryLimit invalid', { members: { resources: { memoryLimit: '1 GiB' } } }, 'members.resources.memoryLimit', /is not a byte quantity/],
+  ['members.resources.cpuRequest 0', { members: { resources: { cpuRequest: '0' } } }, 'members.resources.cpuRequest', /is 0: a container needs some CPU to run/],
+  ['members.resources.memoryRequest 0', { members: { resources: { memoryRequest: '0Mi' } } }, 'members.resources.memoryRequest', /is 0Mi: a container needs some memory to run/],
+  ['pgpool.resources.cpuLimit 0', { pgpool: { resources: { cpuLimit: '0m' } } }, 'pgpool.resources.cpuLimit', /is 0m: a container needs some CPU/],
+  [
+    'members.resources.memoryLimit below shared_buffers plus the processes',
+    { postgres: { parameters: { shared_buffers: '1GB' } } },
+    'members.resources.memoryLimit',
+    /1Gi cannot hold shared_buffers 1024 MiB \+ 128 MiB for the server processes, repmgrd and the entrypoint = 1152 MiB.*Use at least 1152Mi, or lower shared_buffers/,
+  ],
+  ['members.resources.memoryLimit 128Mi with the default shared_buffers', { members: { resources: { memoryRequest: '64Mi', memoryLimit: '128Mi' } } }, 'members.resources.memoryLimit', /128Mi cannot hold shared_buffers 128 MiB/],
+  ['shared_buffers as a number of 8kB pages', { postgres: { parameters: { shared_buffers: 131072 } } }, 'members.resources.memoryLimit', /cannot hold shared_buffers 1024 MiB/],
+  ['cascade memoryLimit too small', { cascades: [{ name: 'r', resources: { memoryRequest: '64Mi', memoryLimit: '200Mi' } }] }, 'cascades[0].resources.memoryLimit', /200Mi cannot hold shared_buffers 128 MiB/],
+  [
+    'pgpool.resources.memoryLimit below its shared memory and children',
+    { pgpool: { resources: { memoryLimit: '128Mi' } } },
+    'pgpool.resources.memoryLimit',
+    /128Mi cannot hold Pgpool-II: 131.5 MiB of shared memory \(128.2 MiB \+ 32 children x 2 pooled x 53 KiB\) \+ 32 children x 2 MiB \+ 32 MiB for the other processes = 228 MiB.*Use at least 228Mi, or lower pgpool.numInitChildren/,
+  ],
   ['members.resources.memoryRequest above memoryLimit', { members: { resources: { memoryRequest: '2Gi', memoryLimit: '1Gi' } } }, 'members.resources.memoryRequest', /2Gi is above the memory limit 1Gi.*Raise members.resources.memoryLimit to at least the request/],
   ['members.resources.memoryRequest above the default limit (1Gi)', { members: { resources: { memoryRequest: '1025Mi' } } }, 'members.resources.memoryRequest', /1025Mi is above the memory limit 1Gi/],
   ['members.resources.cpuRequest above cpuLimit', { members: { resources: { cpuRequest: '2', cpuLimit: '1500m' } } }, 'members.resources.cpuRequest', /2 is above the CPU limit 1500m.*Raise members.resources.cpuLimit to at least the request/],
@@ -121,6 +159,7 @@ const BAD_INPUTS: BadRow[] = [
   ['cascade nodeIdBase at the witness id', { cascades: [{ name: 'r', nodeIdBase: 9000 }] }, 'cascades[0].nodeIdBase', /from 2000 to 8900, got 9000/],
   ['cascade nodeIdBase overlapping another layer', { cascades: [{ name: 'a' }, { name: 'b', nodeIdBase: 2050 }] }, 'cascades[1].nodeIdBase', /2050 overlaps the node ids of cascades\[0\].*at least 100 apart/],
   ['cascade storage invalid', { cascades: [{ name: 'r', storage: { size: 'big' } }] }, 'cascades[0].storage.size', /"big" is not a byte quantity/],
+  ['cascade storage below the WAL it keeps', { cascades: [{ name: 'r', storage: { size: '4Gi' } }] }, 'cascades[0].storage.size', /4Gi cannot hold the WAL/],
   ['cascade resources invalid', { cascades: [{ name: 'r', resources: { cpuRequest: 'x' } }] }, 'cascades[0].resources.cpuRequest', /"x" is not a Kubernetes quantity/],
   ['cascade memoryRequest above the limit it inherits', { members: { resources: { memoryLimit: '2Gi' } }, cascades: [{ name: 'r', resources: { memoryRequest: '3Gi' } }] }, 'cascades[0].resources.memoryRequest', /3Gi is above the memory limit 2Gi/],
   ['cascade cpuRequest above its cpuLimit', { cascades: [{ name: 'r', resources: { cpuRequest: '1', cpuLimit: '999m' } }] }, 'cascades[0].resources.cpuRequest', /1 is above the CPU limit 999m/],
@@ -180,6 +219,7 @@ const BAD_INPUTS: BadRow[] = [
   ['pgpool.version 4.2', { pgpool: { version: '4.2' } }, 'pgpool.version', /"4.2" is not supported.*Use one of 4.3, 4.4, 4.5, 4.6/],
   ['pgpool.version with a patch level', { pgpool: { version: '4.5.1' } }, 'pgpool.version', /"4.5.1" is not supported/],
   ['pgpool.image invalid', { pgpool: { image: 'pgpool:' } }, 'pgpool.image', /"pgpool:" is not an image reference/],
+  ['pgpool.image without a tag', { pgpool: { image: 'ghcr.io/me/pgpool' } }, 'pgpool.image', /has no tag or digest/],
   ['pgpool.replicas 0', { pgpool: { replicas: 0 } }, 'pgpool.replicas', /whole number from 1 to 20, got 0/],
   ['pgpool.replicas 21', { pgpool: { replicas: 21 } }, 'pgpool.replicas', /from 1 to 20, got 21/],
   ['pgpool.replicas 1 without allowSinglePgpool', { pgpool: { replicas: 1 } }, 'pgpool.replicas', /is 1, which makes Pgpool-II a single point of failure.*pgpool.allowSinglePgpool/],
@@ -207,10 +247,19 @@ const BAD_INPUTS: BadRow[] = [
   ['nodeSelector value invalid', { scheduling: { nodeSelector: { disk: 'fast ssd' } } }, 'scheduling.nodeSelector["disk"]', /value "fast ssd" is not a valid label value.*Use up to 63/],
   ['label key with bad prefix', { labels: { 'Example.com/team': 'a' } }, 'labels["Example.com/team"]', /is not a valid key/],
   ['label value of 64 characters', { labels: { team: long(64) } }, 'labels["team"]', /is not a valid label value/],
-  ['label overriding app.kubernetes.io/name', { labels: { 'app.kubernetes.io/name': 'x' } }, 'labels["app.kubernetes.io/name"]', /overrides a label the library sets and selects on.*outside app.kubernetes.io\/ and pgha.cdk8s.io\//],
-  ['label in the pgha.cdk8s.io/ prefix', { labels: { 'pgha.cdk8s.io/tier': 'x' } }, 'labels["pgha.cdk8s.io/tier"]', /overrides a label the library sets/],
+  ['label overriding app.kubernetes.io/name', { labels: { 'app.kubernetes.io/name': 'x' } }, 'labels["app.kubernetes.io/name"]', /is a label the library selects on.*Use another key; the library sets app.kubernetes.io\/name, app.kubernetes.io\/instance/],
+  ['label pgha.cdk8s.io/tier', { labels: { 'pgha.cdk8s.io/tier': 'x' } }, 'labels["pgha.cdk8s.io/tier"]', /is a label the library selects on/],
+  ['label app.kubernetes.io/managed-by', { labels: { 'app.kubernetes.io/managed-by': 'helm' } }, 'labels["app.kubernetes.io/managed-by"]', /is set by the library on every object.*app.kubernetes.io\/version, for example, is yours/],
+  ['label in the pgha.cdk8s.io/ prefix', { labels: { 'pgha.cdk8s.io/team': 'x' } }, 'labels["pgha.cdk8s.io/team"]', /uses the library's own prefix pgha.cdk8s.io\//],
   ['annotation key invalid', { annotations: { 'a/b/c': 'x' } }, 'annotations["a/b/c"]', /is not a valid key/],
   ['annotation key name over 63', { annotations: { [long(64)]: 'x' } }, `annotations["${long(64)}"]`, /is not a valid key/],
+  [
+    'annotation argocd.argoproj.io/sync-wave with waves on',
+    { annotations: { 'argocd.argoproj.io/sync-wave': '5' } },
+    'annotations["argocd.argoproj.io/sync-wave"]',
+    /would be replaced on every object by the sync wave the library sets.*Shift the waves with argoSyncWaveBase \(now 0\), or set argoSyncWaveBase: false/,
+  ],
+  ['annotation in the pgha.cdk8s.io/ prefix', { annotations: { 'pgha.cdk8s.io/config-checksum': 'x' } }, 'annotations["pgha.cdk8s.io/config-checksum"]', /uses the library's own prefix/],
 ];
 
 describe('validation: GIVEN a bad prop WHEN the cluster is resolved THEN a PostgresClusterConfigError names the prop and the fix', () => {
@@ -230,6 +279,31 @@ describe('validation: GIVEN a bad prop WHEN the cluster is resolved THEN a Postg
     const chart = Testing.chart();
     const error = configErrorOf(() => new PostgresCluster(chart, 'c', { members: { replicas: 2 } }));
     expect(error.prop).toBe('members.replicas');
+  });
+
+  it('GIVEN two clusters named orders in one namespace of one App THEN the second is refused, naming both and the object', () => {
+    const app = Testing.app();
+    new PostgresCluster(new Chart(app, 'one', { namespace: 'db' }), 'orders');
+    const error = configErrorOf(() => new PostgresCluster(new Chart(app, 'two', { namespace: 'db' }), 'orders'));
+    expect(error.prop).toBe('clusterName');
+    expect(error.message).toMatch(/the cluster at two\/orders emits \w+ db\/orders-[a-z-]+, which the cluster at one\/orders in the same App emits too.*its own clusterName or namespace/);
+  });
+
+  it("GIVEN a cluster whose layer name turns <cluster>-<layer> into another cluster's objects THEN it is refused", () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'c', { namespace: 'db' });
+    new PostgresCluster(chart, 'a-b');
+    const error = configErrorOf(() => new PostgresCluster(chart, 'a', { cascades: [{ name: 'b-node' }] }));
+    expect(error.prop).toBe('clusterName');
+    expect(error.message).toMatch(/emits \w+ db\/a-b-node[a-z-]*, which the cluster at c\/a-b in the same App/);
+  });
+
+  it('GIVEN the same cluster name in two namespaces, or two names in one namespace THEN both are accepted', () => {
+    const app = Testing.app();
+    new PostgresCluster(new Chart(app, 'one', { namespace: 'db1' }), 'orders');
+    new PostgresCluster(new Chart(app, 'two', { namespace: 'db2' }), 'orders');
+    const chart = new Chart(app, 'three', { namespace: 'db1' });
+    expect(() => new PostgresCluster(chart, 'billing')).not.toThrow();
   });
 
   it('GIVEN a construct id that is not a valid name and no clusterName THEN the id is rejected as clusterName', () => {
