@@ -2,8 +2,9 @@ import { defineConfig } from 'vitest/config';
 import { BOUNDS } from './test/cluster/bounds';
 
 /**
- * Three suites:
+ * Four suites:
  * - unit:    validation, renderers, constructs, schema and drift checks; seconds, no root.
+ * - package: the packed npm package in fresh consumer projects; about a minute, no root.
  * - runtime: the local pod runtime's own tests; root, network namespaces.
  * - cluster: dist/ applied to the local pod runtime with real PostgreSQL, repmgr, Pgpool-II.
  * The runtime and cluster suites share the machine's namespaces and ports, so their files must
@@ -18,6 +19,14 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          // npm pack, installed into fresh CommonJS and ES-module projects: about a minute.
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          testTimeout: 120_000,
         },
       },
       {

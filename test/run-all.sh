@@ -45,6 +45,8 @@ echo "== type-check"
 npx tsc --noEmit -p tsconfig.json
 echo "== unit tests"
 npx vitest run --project unit
+echo "== the npm package, installed into fresh CommonJS and ES-module projects"
+npx vitest run --project package
 echo "== local pod runtime tests (version set ${DEFAULT_SET})"
 PGHA_VERSION_SET=$DEFAULT_SET npx vitest run --project runtime --no-file-parallelism
 echo "== cluster tests, version set ${DEFAULT_SET} (the default): every scenario"

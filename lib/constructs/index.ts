@@ -6,3 +6,4 @@ export * from './pod-spec';
 export * from './postgres-cluster';
 export * from './postgres-tier';
 export * from './scripts';
+export * from './cluster-connection';

@@ -45,9 +45,9 @@ export function resourceRequirements(resources: ResolvedResources): k8s.Resource
 }
 
 /**
- * Spreads the pods matched by `selector` across hosts and zones, as configured. 'required'
- * across hosts is a hard pod anti-affinity (never two on one host), because a topology spread
- * with maxSkew 1 still allows e.g. 2 + 1 pods on two hosts.
+ * Spreads the pods matched by `selector` across hosts and zones, as configured, and adds the
+ * node affinity of the props. 'required' across hosts is a hard pod anti-affinity (never two on
+ * one host), because a topology spread with maxSkew 1 still allows e.g. 2 + 1 pods on two hosts.
  */
 export function spreading(
   cluster: ResolvedCluster,
@@ -73,11 +73,25 @@ export function spreading(
   if (constraints.length > 0) {
     result.topologySpreadConstraints = constraints;
   }
-  if (hosts === 'required') {
+  const nodeAffinity = cluster.scheduling.nodeAffinity;
+  const term = (requirements: readonly { key: string; operator: string; values?: readonly string[] }[]): k8s.NodeSelectorTerm => ({
+    matchExpressions: requirements.map((r) => ({ key: r.key, operator: r.operator, ...(r.values?.length ? { values: [...r.values] } : {}) })),
+  });
+  if (hosts === 'required' || nodeAffinity) {
     result.affinity = {
-      podAntiAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: HOSTNAME_KEY, labelSelector: selector }],
-      },
+      ...(hosts === 'required'
+        ? { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: HOSTNAME_KEY, labelSelector: selector }] } }
+        : {}),
+      ...(nodeAffinity
+        ? {
+            nodeAffinity: {
+              ...(nodeAffinity.required?.length ? { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: nodeAffinity.required.map(term) } } : {}),
+              ...(nodeAffinity.preferred?.length
+                ? { preferredDuringSchedulingIgnoredDuringExecution: nodeAffinity.preferred.map((p) => ({ weight: p.weight, preference: term(p.requirements) })) }
+                : {}),
+            },
+          }
+        : {}),
     };
   }
   return result;
@@ -86,9 +100,12 @@ export function spreading(
 const HOSTNAME_KEY = 'kubernetes.io/hostname';
 const ZONE_KEY = 'topology.kubernetes.io/zone';
 
-/** Tolerations and node selector, omitted when empty so the YAML stays small. */
-export function placement(cluster: ResolvedCluster): Pick<k8s.PodSpec, 'tolerations' | 'nodeSelector'> {
-  const result: Pick<k8s.PodSpec, 'tolerations' | 'nodeSelector'> = {};
+/** Tolerations, node selector and priority class, omitted when unset so the YAML stays small. */
+export function placement(cluster: ResolvedCluster): Pick<k8s.PodSpec, 'tolerations' | 'nodeSelector' | 'priorityClassName'> {
+  const result: Pick<k8s.PodSpec, 'tolerations' | 'nodeSelector' | 'priorityClassName'> = {};
+  if (cluster.scheduling.priorityClassName) {
+    (result as { priorityClassName: string }).priorityClassName = cluster.scheduling.priorityClassName;
+  }
   if (cluster.scheduling.tolerations.length > 0) {
     (result as { tolerations: k8s.Toleration[] }).tolerations = cluster.scheduling.tolerations.map((t) => ({ ...t }));
   }

@@ -19,6 +19,14 @@ import { NodeScripts, PgpoolScripts } from './scripts-config-map';
 import { PgpoolDeployment } from './pgpool-deployment';
 import { PostgresTier } from './postgres-tier';
 import { claimObjectNames } from './unique-names';
+import {
+  clusterCredentials,
+  clusterService,
+  libpqEnv,
+  type ClusterAppUser,
+  type ClusterCredentials,
+  type ClusterService,
+} from './cluster-connection';
 
 export class PostgresCluster extends Construct {
   /** The validated model everything below was built from. */
@@ -28,6 +36,12 @@ export class PostgresCluster extends Construct {
   public readonly pgpool: PgpoolDeployment;
   /** DNS name applications connect to (the Pgpool-II Service). */
   public readonly endpoint: string;
+  /** The Pgpool-II Service: writes go to the primary, reads are balanced over the standbys. */
+  public readonly service: ClusterService;
+  /** The credentials Secret, its keys, and a cdk8s-plus handle to it. */
+  public readonly credentials: ClusterCredentials;
+  /** The application's role and database. */
+  public readonly app: ClusterAppUser;
 
   constructor(scope: Construct, id: string, props: PostgresClusterProps = {}) {
     super(scope, id);
@@ -59,6 +73,34 @@ export class PostgresCluster extends Construct {
     const pgpoolScripts = new PgpoolScripts(this, 'PgpoolScripts', { cluster });
     this.pgpool = new PgpoolDeployment(this, 'Pgpool', { cluster, scripts: pgpoolScripts, serviceAccountName: serviceAccount.name });
     this.endpoint = `${this.pgpool.service.name}.${cluster.namespace}.svc.${cluster.clusterDomain}`;
+    this.service = clusterService(cluster, this.pgpool.service.name);
+    this.credentials = clusterCredentials(this, cluster);
+    this.app = { user: cluster.users.appUser, database: cluster.users.appDatabase, passwordKey: this.credentials.keys.appPassword };
     claimObjectNames(this);
+  }
+
+  /**
+   * The read-only Service of a cascading layer (`<cluster>-<layer>-ro`): reads spread over that
+   * layer's pods. Throws naming the layers when `layer` is not one.
+   */
+  public readService(layer: string): ClusterService {
+    const cascades = this.spec.tiers.filter((t) => t.kind === 'cascade');
+    const index = cascades.findIndex((t) => t.statefulSetName === `${this.spec.name}-${layer}`);
+    // Tiers are constructed in model order: members, cascading layers, witness.
+    const service = index < 0 ? undefined : this.tiers[1 + index].readService;
+    if (!service) {
+      const names = cascades.map((t) => t.statefulSetName.slice(this.spec.name.length + 1));
+      throw new Error(`${this.node.path}: no cascading layer "${layer}"; the layers are: ${names.length ? names.join(', ') : 'none'}`);
+    }
+    return clusterService(this.spec, service.name);
+  }
+
+  /**
+   * libpq environment variables for an application container that uses the cluster as its
+   * application user through Pgpool-II: PGHOST, PGPORT, PGUSER, PGDATABASE and PGPASSWORD (a
+   * reference to the credentials Secret).
+   */
+  public connectionEnv(): Record<string, kplus.EnvValue> {
+    return libpqEnv(this.service, this.app, this.credentials);
   }
 }

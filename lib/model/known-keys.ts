@@ -11,6 +11,8 @@ import type {
   CredentialsOptions,
   FailoverTimingOptions,
   MembersOptions,
+  NodeAffinityOptions,
+  NodeSelectorRequirement,
   PgpoolOptions,
   PostgresClusterProps,
   PostgresOptions,
@@ -73,7 +75,9 @@ export const KNOWN_KEYS = {
   ),
   credentials: keysOf<CredentialsOptions>()('secretName'),
   users: keysOf<UsersOptions>()('appUser', 'appDatabase', 'monitorUser'),
-  scheduling: keysOf<SchedulingOptions>()('spreadAcrossHosts', 'spreadAcrossZones', 'tolerations', 'nodeSelector'),
+  scheduling: keysOf<SchedulingOptions>()('spreadAcrossHosts', 'spreadAcrossZones', 'tolerations', 'nodeSelector', 'nodeAffinity', 'priorityClassName'),
+  nodeAffinity: keysOf<NodeAffinityOptions>()('required', 'preferred'),
+  nodeSelectorRequirement: keysOf<NodeSelectorRequirement>()('key', 'operator', 'values'),
   toleration: keysOf<Toleration>()('key', 'operator', 'value', 'effect', 'tolerationSeconds'),
 } as const;
 

@@ -288,6 +288,9 @@ export interface SchedulingOptions {
   /**
    * What to do when pods of one tier cannot be spread across hosts
    * (`kubernetes.io/hostname`): `'required'` refuses to schedule, `'preferred'` schedules anyway.
+   * `'preferred'` keeps a cluster schedulable on fewer nodes than pods (a small or shrinking
+   * node pool) at the risk of two members on one host; choose `'required'` when the node pool
+   * always has a host per pod of the largest tier, so one host's loss never takes two members.
    * @default 'preferred'
    */
   readonly spreadAcrossHosts?: 'required' | 'preferred' | 'off';
@@ -300,6 +303,40 @@ export interface SchedulingOptions {
   readonly tolerations?: Toleration[];
   /** @default - none */
   readonly nodeSelector?: Record<string, string>;
+  /**
+   * Node affinity of every pod: nodes a pod must run on (`required`, any term may match, every
+   * expression of a term must) and nodes it prefers (`preferred`, by weight).
+   * @default - none
+   */
+  readonly nodeAffinity?: NodeAffinityOptions;
+  /**
+   * PriorityClass of every pod (it must exist in the cluster): lets a platform keep the
+   * database from being preempted by, or starved by, less important workloads.
+   * @default - none (the cluster's default priority)
+   */
+  readonly priorityClassName?: string;
+}
+
+/** A node label requirement, as in a Kubernetes node selector term. */
+export interface NodeSelectorRequirement {
+  readonly key: string;
+  readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
+  /** @default - none (required for In, NotIn, Gt and Lt; refused for Exists and DoesNotExist) */
+  readonly values?: string[];
+}
+
+/** Node affinity of the cluster's pods. */
+export interface NodeAffinityOptions {
+  /**
+   * Terms of which a node must match at least one (each term: all its requirements).
+   * @default - none
+   */
+  readonly required?: NodeSelectorRequirement[][];
+  /**
+   * Weighted terms a node should match.
+   * @default - none
+   */
+  readonly preferred?: { readonly weight: number; readonly requirements: NodeSelectorRequirement[] }[];
 }
 
 /** A Kubernetes toleration. */

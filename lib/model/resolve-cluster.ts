@@ -3,8 +3,6 @@
  * computes every derived number once. Each rule throws a {@link PostgresClusterConfigError}
  * that names the prop and the fix; this file is the only place rules live.
  */
-import { readFileSync } from 'fs';
-import { join } from 'path';
 import { check } from './errors';
 import { closestKey, KNOWN_KEYS } from './known-keys';
 import { managedParameterReason } from './managed-parameters';
@@ -22,6 +20,7 @@ import {
 import type {
   CascadeLayerOptions,
   ContainerResources,
+  NodeSelectorRequirement,
   PostgresClusterProps,
   StorageOptions,
   Toleration,
@@ -48,6 +47,7 @@ import type {
 import {
   DEFAULT_PGPOOL_VERSION,
   DEFAULT_POSTGRES_MAJOR,
+  LIBRARY_VERSION,
   REFUSED_POSTGRES_MAJORS,
   SUPPORTED_PGPOOL_VERSIONS,
   SUPPORTED_POSTGRES_MAJORS,
@@ -135,10 +135,6 @@ const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Roles the cluster creates, and words pg_hba.conf / pool_hba.conf read as keywords. */
 const RESERVED_ROLES = ['postgres', 'repmgr', 'public', 'none', 'all', 'replication', 'sameuser', 'samerole', 'samegroup'];
 const RESERVED_DATABASES = ['postgres', 'repmgr', 'template0', 'template1'];
-
-const LIBRARY_VERSION: string = JSON.parse(
-  readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'),
-).version;
 
 /** Image the library publishes for a PostgreSQL major (see images/README.md). */
 export function defaultPostgresImage(major: number): string {
@@ -354,6 +350,33 @@ function checkKnownProps(props: PostgresClusterProps): void {
     "Give scheduling.tolerations as [{ key: 'dedicated', operator: 'Exists' }, ...].",
   );
   (props.scheduling?.tolerations ?? []).forEach((t, i) => checkKnownKeys(`scheduling.tolerations[${i}]`, t, KNOWN_KEYS.toleration));
+  const affinity = props.scheduling?.nodeAffinity;
+  checkKnownKeys('scheduling.nodeAffinity', affinity, KNOWN_KEYS.nodeAffinity);
+  (affinity?.required ?? []).forEach((term, i) =>
+    (Array.isArray(term) ? term : []).forEach((r, j) => checkKnownKeys(`scheduling.nodeAffinity.required[${i}][${j}]`, r, KNOWN_KEYS.nodeSelectorRequirement)),
+  );
+  (affinity?.preferred ?? []).forEach((p, i) => {
+    checkKnownKeys(`scheduling.nodeAffinity.preferred[${i}]`, p, ['weight', 'requirements']);
+    (Array.isArray(p?.requirements) ? p.requirements : []).forEach((r, j) =>
+      checkKnownKeys(`scheduling.nodeAffinity.preferred[${i}].requirements[${j}]`, r, KNOWN_KEYS.nodeSelectorRequirement),
+    );
+  });
+}
+
+/** One node selector requirement: a label key, an operator, and values as the operator needs. */
+function checkNodeRequirement(prop: string, r: NodeSelectorRequirement): void {
+  check(typeof r?.key === 'string' && isQualifiedName(r.key), `${prop}.key`, `${JSON.stringify(r?.key)} is not a valid label key`, 'Use [prefix/]name, e.g. topology.kubernetes.io/zone.');
+  const ops = ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'];
+  check(ops.includes(r.operator), `${prop}.operator`, `"${r.operator}" is not a node selector operator`, `Use one of ${ops.join(', ')}.`);
+  const values = r.values ?? [];
+  if (r.operator === 'Exists' || r.operator === 'DoesNotExist') {
+    check(values.length === 0, `${prop}.values`, `must be empty with operator ${r.operator}`, 'Drop values.');
+  } else if (r.operator === 'Gt' || r.operator === 'Lt') {
+    check(values.length === 1 && /^-?\d+$/.test(values[0]), `${prop}.values`, `must be one integer with operator ${r.operator}`, "Give values: ['4'].");
+  } else {
+    check(values.length > 0, `${prop}.values`, `must not be empty with operator ${r.operator}`, 'List the label values.');
+    values.forEach((v, k) => check(isLabelValue(v), `${prop}.values[${k}]`, `"${v}" is not a valid label value`, 'Use up to 63 letters, digits, -, _ and ..'));
+  }
 }
 
 function connectionBudget(
@@ -806,6 +829,24 @@ export function resolveCluster(
   checkTolerations(tolerations);
   const nodeSelector = sched.nodeSelector ?? {};
   checkStringMap('scheduling.nodeSelector', nodeSelector, 'label');
+  const nodeAffinity = sched.nodeAffinity;
+  if (nodeAffinity !== undefined) {
+    (nodeAffinity.required ?? []).forEach((term, i) => {
+      const prop = `scheduling.nodeAffinity.required[${i}]`;
+      check(Array.isArray(term) && term.length > 0, prop, 'is not a non-empty list of requirements (an empty term matches no node)', "Give [{ key: 'disktype', operator: 'In', values: ['ssd'] }].");
+      term.forEach((r, j) => checkNodeRequirement(`${prop}[${j}]`, r));
+    });
+    (nodeAffinity.preferred ?? []).forEach((p, i) => {
+      const prop = `scheduling.nodeAffinity.preferred[${i}]`;
+      checkInteger(p.weight, `${prop}.weight`, 1, 100);
+      check(Array.isArray(p.requirements) && p.requirements.length > 0, `${prop}.requirements`, 'is not a non-empty list of requirements', "Give [{ key: 'disktype', operator: 'In', values: ['ssd'] }].");
+      p.requirements.forEach((r, j) => checkNodeRequirement(`${prop}.requirements[${j}]`, r));
+    });
+  }
+  const priorityClassName = sched.priorityClassName;
+  if (priorityClassName !== undefined) {
+    check(isDnsSubdomain(priorityClassName), 'scheduling.priorityClassName', `"${priorityClassName}" is not a valid PriorityClass name`, 'Use lower-case letters, digits, - and .');
+  }
 
   const labels = props.labels ?? {};
   checkStringMap('labels', labels, 'label');
@@ -900,7 +941,14 @@ export function resolveCluster(
       appDatabase,
       monitorUser,
     },
-    scheduling: { spreadAcrossHosts, spreadAcrossZones, tolerations, nodeSelector },
+    scheduling: {
+      spreadAcrossHosts,
+      spreadAcrossZones,
+      tolerations,
+      nodeSelector,
+      ...(nodeAffinity ? { nodeAffinity } : {}),
+      ...(priorityClassName ? { priorityClassName } : {}),
+    },
     labels,
     annotations,
     configSyncWave: wave(0),

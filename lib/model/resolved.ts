@@ -3,7 +3,7 @@
  * (node ids, backend indices, budgets) computed once. Renderers and constructs read only this,
  * so a rule lives in exactly one place (resolve-cluster.ts).
  */
-import type { ImagePullPolicy, Toleration } from './props';
+import type { ImagePullPolicy, NodeAffinityOptions, Toleration } from './props';
 import type { PgpoolVersion, PostgresMajorVersion } from './versions';
 
 export interface ResolvedResources {
@@ -137,6 +137,8 @@ export interface ResolvedScheduling {
   readonly spreadAcrossZones: 'required' | 'preferred' | 'off';
   readonly tolerations: readonly Toleration[];
   readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly nodeAffinity?: NodeAffinityOptions;
+  readonly priorityClassName?: string;
 }
 
 export interface ResolvedPostgres {

@@ -5,6 +5,13 @@
  * unix_socket_directories), so a config rendered for the wrong version fails quietly.
  */
 
+/**
+ * This library's version: the tag of the images it publishes (images/README.md). Equal to
+ * package.json's version, which the unit tests check; a constant, not read from package.json at
+ * run time, because bundlers do not ship that file next to the code.
+ */
+export const LIBRARY_VERSION = '0.1.0';
+
 /** PostgreSQL major versions the renderers and the entrypoint scripts support. */
 export const SUPPORTED_POSTGRES_MAJORS = [15, 16, 17, 18] as const;
 export type PostgresMajorVersion = (typeof SUPPORTED_POSTGRES_MAJORS)[number];

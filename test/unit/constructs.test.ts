@@ -6,6 +6,7 @@ import { readdirSync } from 'fs';
 import { join } from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as kplus from 'cdk8s-plus-27';
 import { PostgresCluster } from '../../lib';
 import type { PostgresClusterProps } from '../../lib/model/props';
 import {
@@ -584,6 +585,39 @@ describe('constructs: GIVEN labels, annotations and sync waves WHEN synthesized 
 });
 
 describe('constructs: GIVEN scheduling props WHEN synthesized THEN every pod spec follows', () => {
+  it('GIVEN nodeAffinity and priorityClassName THEN every workload carries them beside its spread rules', () => {
+    const objects = synth({
+      members: { replicas: 2, witness: true },
+      cascades: [{ name: 'r' }],
+      scheduling: {
+        spreadAcrossHosts: 'required',
+        priorityClassName: 'database-critical',
+        nodeAffinity: {
+          required: [[{ key: 'node.kubernetes.io/pool', operator: 'In', values: ['db'] }]],
+          preferred: [{ weight: 50, requirements: [{ key: 'disktype', operator: 'Exists' }] }],
+        },
+      },
+    });
+    expect(workloads(objects).length).toBe(4);
+    for (const w of workloads(objects)) {
+      const pod = podSpec(w);
+      expect(pod.priorityClassName, w.metadata.name).toBe('database-critical');
+      expect(pod.affinity.nodeAffinity, w.metadata.name).toEqual({
+        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'node.kubernetes.io/pool', operator: 'In', values: ['db'] }] }] },
+        preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 50, preference: { matchExpressions: [{ key: 'disktype', operator: 'Exists' }] } }],
+      });
+      // The host anti-affinity of 'required' is kept next to it.
+      expect(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey, w.metadata.name).toBe('kubernetes.io/hostname');
+    }
+  });
+
+  it('GIVEN no nodeAffinity and no priorityClassName THEN no pod spec has them', () => {
+    for (const w of workloads(synth({}))) {
+      expect(podSpec(w).priorityClassName).toBeUndefined();
+      expect(podSpec(w).affinity?.nodeAffinity).toBeUndefined();
+    }
+  });
+
   const spread = (props: PostgresClusterProps) => workloads(synth(props)).map((w) => [w.metadata.name, podSpec(w).topologySpreadConstraints ?? []] as const);
   const hostAntiAffinity = (w: K8sObject): K8sObject[] => podSpec(w).affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
   /** The selector a workload spreads by: the voting group for members and witness, else its own selector. */
@@ -983,5 +1017,44 @@ describe('constructs: GIVEN the replication topology THEN every node can do its 
     const objects = synth({ members: { replicas: 4, priorities: [100, 100, 0, 0] } });
     const pgpool = parseConf(configMapData(objects, 'c-pgpool-config')['pgpool.conf']);
     expect([...pgpool.keys()].filter((k) => k.startsWith('backend_hostname'))).toEqual(['backend_hostname0', 'backend_hostname1', 'backend_hostname2', 'backend_hostname3']);
+  });
+});
+
+describe('constructs: GIVEN an application chart next to a cluster WHEN it wires itself to the cluster THEN it needs nothing from the resolved model', () => {
+  const build = () => {
+    const chart = Testing.chart();
+    const cluster = new PostgresCluster(chart, 'orders', { namespace: 'shop', cascades: [{ name: 'replica' }], users: { appUser: 'shop', appDatabase: 'shopdb' } });
+    return { chart, cluster };
+  };
+
+  it('THEN the Pgpool-II Service, the credentials Secret and the application user are plain, named values', () => {
+    const { cluster } = build();
+    expect(cluster.service).toEqual({ name: 'orders-pgpool', namespace: 'shop', port: 5432, host: 'orders-pgpool.shop.svc.cluster.local' });
+    expect(cluster.endpoint).toBe(cluster.service.host);
+    expect(cluster.credentials.secretName).toBe('orders-credentials');
+    expect(cluster.credentials.secret.name).toBe('orders-credentials');
+    expect(cluster.credentials.keys.appPassword).toBe('app-password');
+    expect(cluster.app).toEqual({ user: 'shop', database: 'shopdb', passwordKey: 'app-password' });
+  });
+
+  it("THEN a layer's read Service is found by the layer's name, and an unknown layer is refused with the list", () => {
+    const { cluster } = build();
+    expect(cluster.readService('replica')).toEqual({ name: 'orders-replica-ro', namespace: 'shop', port: 5432, host: 'orders-replica-ro.shop.svc.cluster.local' });
+    expect(() => cluster.readService('reporting')).toThrow(/no cascading layer "reporting"; the layers are: replica/);
+  });
+
+  it("WHEN an application Deployment takes connectionEnv() THEN its container gets the libpq variables, the password as a reference to the cluster's Secret", () => {
+    const { chart, cluster } = build();
+    const web = new kplus.Deployment(chart, 'web', { containers: [{ image: 'web:1.0', securityContext: { ensureNonRoot: false } }] });
+    for (const [name, value] of Object.entries(cluster.connectionEnv())) web.containers[0].env.addVariable(name, value);
+    const deployment = Testing.synth(chart).find((o) => o.kind === 'Deployment' && o.metadata.name !== 'orders-pgpool')!;
+    const env = Object.fromEntries(deployment.spec.template.spec.containers[0].env.map((e: { name: string }) => [e.name, e]));
+    expect(env.PGHOST.value).toBe('orders-pgpool.shop.svc.cluster.local');
+    expect(env.PGPORT.value).toBe('5432');
+    expect(env.PGUSER.value).toBe('shop');
+    expect(env.PGDATABASE.value).toBe('shopdb');
+    expect(env.PGPASSWORD.valueFrom).toEqual({ secretKeyRef: { name: 'orders-credentials', key: 'app-password' } });
+    // The Secret is a reference: nothing of it is synthesized.
+    expect(Testing.synth(chart).filter((o) => o.kind === 'Secret')).toEqual([]);
   });
 });

@@ -105,10 +105,10 @@ describe('scripts: GIVEN the module THEN scripts load relative to it and ship in
     expect(() => loadScripts(['no-such-script.sh'])).toThrow(/script .*lib\/scripts\/no-such-script\.sh is missing/);
   });
 
-  it('package.json "files" ships lib/**/*.sh', () => {
+  it('the build copies lib/scripts next to the compiled constructs (out/scripts), and the package ships out/ (test/package runs it)', () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
-    expect(pkg.files).toContain('lib/**/*.sh');
-    expect(pkg.files).toContain('lib/**/*.pl');
+    expect(pkg.scripts.build).toMatch(/cp -R lib\/scripts out\/scripts/);
+    expect(pkg.files).toContain('out/');
   });
 
   it('both pods get the base and session libraries and the probe endpoint; node helpers stay off the pgpool pods', () => {
