@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TEST_PGPOOL_IMAGE, TEST_POSTGRES_IMAGE, VERSION_SET } from './helpers';
 import { ensureImage, resolveImage, SUITES, type BuiltImage } from './index';
+import { CATALOG_DIR, readParameterCatalog } from './parameter-catalog';
 
 async function image(ref: string): Promise<BuiltImage> {
   const r = resolveImage(ref);
@@ -37,6 +38,16 @@ describe(`GIVEN the images of version set ${VERSION_SET} WHEN built from their r
     expect(img.packages.some((p) => p.startsWith(`postgresql-${major}-repmgr `))).toBe(true);
     expect(img.config).toMatchObject({ uid: 999, gid: 999, env: { PGDATA: '/var/lib/postgresql/data/pgdata' } });
     expect(img.config.env.PATH.split(':')[0]).toBe(`/usr/lib/postgresql/${major}/bin`);
+  });
+
+  it(`postgres (${TEST_POSTGRES_IMAGE}): its pg_settings equal the committed parameter catalog the props are checked against`, async () => {
+    const img = await image(TEST_POSTGRES_IMAGE);
+    const major = SUITES[VERSION_SET].postgresMajor;
+    const committed = JSON.parse(readFileSync(join(CATALOG_DIR, `pg${major}.json`), 'utf8'));
+    const fresh = readParameterCatalog(img, VERSION_SET);
+    // Regenerate with: sudo npx tsx podrt/parameter-catalog.ts <suite>
+    expect(fresh.parameters).toEqual(committed.parameters);
+    expect(Object.keys(fresh.parameters).length).toBeGreaterThan(300);
   });
 
   it(`pgpool (${TEST_PGPOOL_IMAGE}): user pgpool 1001:1001, the series of its tag, pcp tools, psql itself, perl`, async () => {

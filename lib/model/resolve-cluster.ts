@@ -5,6 +5,7 @@
  */
 import { check } from './errors';
 import { closestKey, KNOWN_KEYS } from './known-keys';
+import { parameterProblem } from './parameter-catalog';
 import { managedParameterReason } from './managed-parameters';
 import {
   ANNOTATION,
@@ -472,6 +473,8 @@ export function resolveCluster(
     if (typeof value === 'number') {
       check(Number.isFinite(value), prop, 'must be a finite number', 'Give a finite number.');
     }
+    const refused = parameterProblem(majorVersion, key, value);
+    check(refused === undefined, prop, refused?.problem ?? '', refused?.fix ?? '');
   }
   const allowedCidrs = pg.allowedCidrs ?? ['0.0.0.0/0', '::/0'];
   check(allowedCidrs.length > 0, 'postgres.allowedCidrs', 'is empty, so no peer could connect', 'List your pod network, e.g. 10.0.0.0/8.');

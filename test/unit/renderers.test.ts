@@ -515,7 +515,7 @@ describe('pool_hba.conf: GIVEN allowed CIDRs WHEN rendered THEN clients use SCRA
 
 describe('renderers: GIVEN the same model THEN output is deterministic; GIVEN any supported version THEN it renders', () => {
   it('rendering twice gives identical text', () => {
-    const p: PostgresClusterProps = { cascades: [{ name: 'r' }], replication: { mode: 'quorum' }, postgres: { parameters: { b: 1, a: 'x' } } };
+    const p: PostgresClusterProps = { cascades: [{ name: 'r' }], replication: { mode: 'quorum' }, postgres: { parameters: { work_mem: 1024, application_name: 'x' } } };
     const a = model(p);
     const b = model(p);
     expect(renderPostgresqlConf(a)).toBe(renderPostgresqlConf(b));

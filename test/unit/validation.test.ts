@@ -83,6 +83,19 @@ const BAD_INPUTS: BadRow[] = [
   ['parameter value as an object', { postgres: { parameters: { work_mem: { mb: 4 } } } }, 'postgres.parameters.work_mem', /must be a single-line string, a number or a boolean.*as postgresql.conf would take it/],
   ['parameter value Infinity', { postgres: { parameters: { work_mem: Infinity } } }, 'postgres.parameters.work_mem', /must be a finite number.*Give a finite number/],
   ['parameter value NaN', { postgres: { parameters: { random_page_cost: NaN } } }, 'postgres.parameters.random_page_cost', /must be a finite number/],
+  // ---- postgres.parameters against PostgreSQL's own catalog (lib/model/parameter-catalog/)
+  ['parameter name misspelt', { postgres: { parameters: { shared_bufers: '256MB' } } }, 'postgres.parameters.shared_bufers', /is not a PostgreSQL 18 parameter \(did you mean shared_buffers\?\)/],
+  ['memory parameter given a word', { postgres: { parameters: { work_mem: 'lots' } } }, 'postgres.parameters.work_mem', /"lots" is not a number with an optional unit.*'64MB' or '5min'/],
+  ['memory parameter given a boolean', { postgres: { parameters: { shared_buffers: true } } }, 'postgres.parameters.shared_buffers', /is a boolean, but the parameter takes a number/],
+  ['memory parameter with a unit PostgreSQL does not read', { postgres: { parameters: { work_mem: '4MiB' } } }, 'postgres.parameters.work_mem', /has the unit "MiB"; the parameter takes B, kB, MB, GB, TB \(units are case-sensitive\)/],
+  ['memory parameter below its minimum', { postgres: { parameters: { work_mem: 32 } } }, 'postgres.parameters.work_mem', /32 is outside its range 64 to 2147483647 \(in kB without a unit\)/],
+  ['memory parameter above its maximum with a unit', { postgres: { parameters: { maintenance_work_mem: '4TB' } } }, 'postgres.parameters.maintenance_work_mem', /"4TB" is outside its range/],
+  ['time parameter given a memory unit', { postgres: { parameters: { statement_timeout: '10MB' } } }, 'postgres.parameters.statement_timeout', /has the unit "MB"; the parameter takes us, ms, s, min, h, d/],
+  ['unitless parameter given a unit', { postgres: { parameters: { random_page_cost: '1.1s' } } }, 'postgres.parameters.random_page_cost', /has a unit, but the parameter takes a plain number/],
+  ['enum parameter given an unknown value', { postgres: { parameters: { log_statement: 'everything' } } }, 'postgres.parameters.log_statement', /"everything" is not one of its values.*none, ddl, mod, all/],
+  ['boolean parameter given a word', { postgres: { parameters: { jit: 'maybe' } } }, 'postgres.parameters.jit', /"maybe" is not a boolean/],
+  ['a PostgreSQL 18 parameter on PostgreSQL 15', { postgres: { majorVersion: 15, parameters: { io_method: 'worker' } } }, 'postgres.parameters.io_method', /is not a PostgreSQL 15 parameter/],
+  ['a parameter PostgreSQL 17 removed, on 18', { postgres: { parameters: { old_snapshot_threshold: -1 } } }, 'postgres.parameters.old_snapshot_threshold', /is not a PostgreSQL 18 parameter/],
   ['allowedCidrs empty', { postgres: { allowedCidrs: [] } }, 'postgres.allowedCidrs', /is empty, so no peer could connect.*List your pod network/],
   ['allowedCidrs without prefix', { postgres: { allowedCidrs: ['10.0.0.0/8', '10.1.2.3'] } }, 'postgres.allowedCidrs[1]', /"10.1.2.3" is not a CIDR.*10.244.0.0\/16/],
   ['allowedCidrs octet over 255', { postgres: { allowedCidrs: ['300.0.0.0/8'] } }, 'postgres.allowedCidrs[0]', /is not a CIDR/],
@@ -325,6 +338,32 @@ describe('validation: GIVEN a bad prop WHEN the cluster is resolved THEN a Postg
     const error = configErrorOf(() => resolve({ postgres: { parameters: { [name]: 'x' } } }));
     expect(error.prop).toBe(`postgres.parameters.${name}`);
     expect(error.message).toContain(`cannot be set: it is ${managedParameterReason(name)}`);
+  });
+});
+
+describe("validation: GIVEN parameters PostgreSQL takes THEN they pass its catalog's checks", () => {
+  it.each([
+    ['work_mem', '64MB'],
+    ['work_mem', 65536],
+    ['shared_buffers', '512MB'],
+    ['statement_timeout', '5min'],
+    ['statement_timeout', 0],
+    ['log_min_duration_statement', -1],
+    ['random_page_cost', 1.1],
+    ['jit', false],
+    ['jit', 'off'],
+    ['huge_pages', 'try'],
+    ['log_statement', 'ddl'],
+    ['search_path', '"$user", public'],
+    ['Work_Mem', '8MB'],
+    ['pg_stat_statements.max', 5000],
+  ] as const)('GIVEN %s = %s THEN it is accepted', (name, value) => {
+    expect(resolve({ postgres: { parameters: { [name]: value } } }).postgres.parameters[name]).toBe(value);
+  });
+
+  it("GIVEN a parameter of one major only THEN that major's catalog decides", () => {
+    expect(resolve({ postgres: { majorVersion: 15, parameters: { old_snapshot_threshold: -1 } } }).postgres.parameters.old_snapshot_threshold).toBe(-1);
+    expect(resolve({ postgres: { majorVersion: 18, parameters: { io_method: 'worker' } } }).postgres.parameters.io_method).toBe('worker');
   });
 });
 
