@@ -4,7 +4,8 @@ import { BOUNDS } from './test/cluster/bounds';
 /**
  * Four suites:
  * - unit:    validation, renderers, constructs, schema and drift checks; seconds, no root.
- * - package: the packed npm package in fresh consumer projects; about a minute, no root.
+ * - package: the packed npm package in fresh consumer projects, the GitOps examples and a
+ *            kustomize build of dist/; about a minute, no root.
  * - runtime: the local pod runtime's own tests; root, network namespaces.
  * - cluster: dist/ applied to the local pod runtime with real PostgreSQL, repmgr, Pgpool-II.
  * The runtime and cluster suites share the machine's namespaces and ports, so their files must
@@ -23,7 +24,8 @@ export default defineConfig({
       },
       {
         test: {
-          // npm pack, installed into fresh CommonJS and ES-module projects: about a minute.
+          // What consumers of the output run: the npm package installed into fresh CommonJS and
+          // ES-module projects, Argo CD's and Flux's schemas, kustomize. About a minute.
           name: 'package',
           include: ['test/package/**/*.test.ts'],
           testTimeout: 120_000,

@@ -24,6 +24,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # shellcheck disable=SC2046 # one package per word, on purpose
   apt-get install -y -q --no-install-recommends $(grep -v '^#' test/debian-packages.txt)
 fi
+# kubectl kustomize (the GitOps consumer tests): Debian's kubernetes-client, unless the machine
+# already has a kubectl from another package (both own /usr/bin/kubectl).
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "== installing kubectl (Debian's kubernetes-client) for the kustomize build of dist/"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends kubernetes-client
+fi
 # Pods run in the root filesystems of their images, built from images/*/recipe.sh for a version
 # set (a Debian suite) on first use and cached under /var/cache/podrt. The default set (sid:
 # the constructs' default PostgreSQL and Pgpool-II, what the committed dist/ names) runs every

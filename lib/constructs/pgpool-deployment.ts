@@ -64,7 +64,7 @@ export class PgpoolDeployment extends Construct {
       imagePullPolicy: cluster.imagePullPolicy,
       command: ['/bin/bash', `${PGPOOL_PATHS.scripts}/pgpool-entrypoint.sh`],
       env: [
-        ...downwardApiEnv(),
+        ...downwardApiEnv(cluster.namespace),
         { name: 'PGHA_CLUSTER', value: cluster.name },
         { name: 'PGHA_APP_USER', value: cluster.users.appUser },
         { name: 'PGHA_MONITOR_USER', value: cluster.users.monitorUser },

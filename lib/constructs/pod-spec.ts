@@ -115,12 +115,17 @@ export function placement(cluster: ResolvedCluster): Pick<k8s.PodSpec, 'tolerati
   return result;
 }
 
-/** POD_NAME, POD_NAMESPACE and POD_IP from the downward API. */
-export function downwardApiEnv(): k8s.EnvVar[] {
+/**
+ * POD_NAME, POD_NAMESPACE and POD_IP from the downward API, and PGHA_NAMESPACE, the namespace
+ * the output was synthesized for: a pod whose two namespaces differ was moved to another
+ * namespace after synthesis and refuses to start (lib-base.sh check_namespace).
+ */
+export function downwardApiEnv(namespace: string): k8s.EnvVar[] {
   return [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: 'PGHA_NAMESPACE', value: namespace },
   ];
 }
 

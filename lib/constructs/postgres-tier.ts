@@ -130,7 +130,7 @@ export class PostgresTier extends Construct {
 
     const members = membersOf(cluster);
     const env: k8s.EnvVar[] = [
-      ...downwardApiEnv(),
+      ...downwardApiEnv(cluster.namespace),
       { name: 'PGDATA', value: NODE_PATHS.pgdata },
       // The entrypoint writes the passfile; every process in the container, including an
       // operator's `kubectl exec ... repmgr cluster show`, finds the passwords through it.

@@ -14,6 +14,16 @@ die() {
   exit 1
 }
 
+# The output names its namespace wherever a pod reaches a peer (repmgr.conf, pgpool.conf, the
+# peers' host names), and a kustomize `namespace:` or a Flux targetNamespace that moves the
+# objects rewrites none of it: the pods would look for their peers in the old namespace. A
+# moved pod stops here, naming the cause, instead of failing somewhere later.
+# PGHA_NAMESPACE: the namespace the output was synthesized for; POD_NAMESPACE: the downward API's.
+check_namespace() {
+  [[ -z ${PGHA_NAMESPACE:-} || -z ${POD_NAMESPACE:-} || $PGHA_NAMESPACE == "$POD_NAMESPACE" ]] && return 0
+  die "this pod runs in namespace $POD_NAMESPACE, but its configuration was synthesized for namespace $PGHA_NAMESPACE (host names in repmgr.conf and pgpool.conf name it): the manifests were moved, e.g. by a kustomize namespace: or a Flux targetNamespace. Synthesize for $POD_NAMESPACE instead (the cluster's namespace prop or the chart's namespace)."
+}
+
 # A key of the mounted credentials Secret ($PGHA_SECRETS_DIR/$1).
 read_secret() {
   local f=$PGHA_SECRETS_DIR/$1 v

@@ -492,6 +492,7 @@ start_pgpool() {
 
 main() {
   umask 0077
+  check_namespace
   [[ -d $RUN_DIR && -w $RUN_DIR ]] || die "$RUN_DIR must be a writable directory"
   [[ -r $CONF ]] || die "missing $CONF"
   trap on_signal TERM INT
