@@ -5,7 +5,7 @@
  * program and a cluster with every tier kind.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { allSynthesizedSets, synthCluster, type K8sObject } from './helpers';
+import { allSetsWithEveryTier, type K8sObject } from './helpers';
 
 /** Kinds without a namespace: a metadata.namespace on them trips Flux health checks and Config Sync. */
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'StorageClass', 'PriorityClass']);
@@ -53,11 +53,7 @@ function gitopsProblems(objects: readonly K8sObject[]): string[] {
 describe('gitops: GIVEN every synthesized set WHEN a GitOps controller compares it with the live objects THEN nothing drifts or is rejected', () => {
   let sets: Array<{ source: string; objects: K8sObject[] }>;
   beforeAll(async () => {
-    sets = await allSynthesizedSets();
-    sets.push({
-      source: 'multi-tier cluster',
-      objects: synthCluster({ members: { replicas: 2, witness: true }, cascades: [{ name: 'a' }, { name: 'b', upstream: 'a' }] }, { namespace: 'db' }),
-    });
+    sets = await allSetsWithEveryTier();
   }, 60_000);
 
   it('no problem in any set (listed per source)', () => {

@@ -175,6 +175,20 @@ export async function allSynthesizedSets(): Promise<Array<{ source: string; obje
   ];
 }
 
+/**
+ * {@link allSynthesizedSets} plus a cluster with every tier kind (members with a witness, a
+ * cascade of a cascade), so checks over the sets also see the witness and chained layers.
+ */
+export async function allSetsWithEveryTier(extra: Partial<PostgresClusterProps> = {}): Promise<Array<{ source: string; objects: K8sObject[] }>> {
+  return [
+    ...(await allSynthesizedSets()),
+    {
+      source: 'multi-tier cluster',
+      objects: synthCluster({ members: { replicas: 2, witness: true }, cascades: [{ name: 'a' }, { name: 'b', upstream: 'a' }], ...extra }, { namespace: 'db' }),
+    },
+  ];
+}
+
 /** The `data` of the ConfigMap named `name`. */
 export function configMapData(objects: readonly K8sObject[], name: string): Record<string, string> {
   return find(objects, 'ConfigMap', name).data ?? {};
