@@ -72,8 +72,8 @@ export class PostgresCluster extends Construct {
     );
     const pgpoolScripts = new PgpoolScripts(this, 'PgpoolScripts', { cluster });
     this.pgpool = new PgpoolDeployment(this, 'Pgpool', { cluster, scripts: pgpoolScripts, serviceAccountName: serviceAccount.name });
-    this.endpoint = `${this.pgpool.service.name}.${cluster.namespace}.svc.${cluster.clusterDomain}`;
     this.service = clusterService(cluster, this.pgpool.service.name);
+    this.endpoint = this.service.host;
     this.credentials = clusterCredentials(this, cluster);
     this.app = { user: cluster.users.appUser, database: cluster.users.appDatabase, passwordKey: this.credentials.keys.appPassword };
     claimObjectNames(this);
