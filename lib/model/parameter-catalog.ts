@@ -122,7 +122,10 @@ export function parameterProblem(
     case 'integer':
     case 'real': {
       const n = numericValue(spec, value);
-      if (typeof n === 'string') return { problem: n, fix: `Give a number${describeUnit(spec)}${spec.unit ? ", or one with a unit like '64MB' or '5min'" : ''}.` };
+      if (typeof n === 'string') {
+        const example = spec.unit ? (BASE_UNITS[spec.unit]?.kind === 'time' ? "'5min'" : "'64MB'") : undefined;
+        return { problem: n, fix: `Give a number${describeUnit(spec)}${example ? `, or one with a unit like ${example}` : ''}.` };
+      }
       const rounded = spec.type === 'integer' ? Math.round(n) : n;
       if ((spec.min !== undefined && rounded < spec.min) || (spec.max !== undefined && rounded > spec.max)) {
         return {

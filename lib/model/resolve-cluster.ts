@@ -305,6 +305,16 @@ function checkTolerations(tolerations: readonly Toleration[]): void {
   });
 }
 
+/** Where each group of KNOWN_KEYS sits in the props, for "it is a prop of ...". */
+const PROP_OF_GROUP: Readonly<Record<string, string>> = {
+  cascade: 'cascades[]',
+  storage: 'members.storage',
+  resources: 'members.resources',
+  toleration: 'scheduling.tolerations[]',
+  nodeAffinity: 'scheduling.nodeAffinity',
+  nodeSelectorRequirement: 'scheduling.nodeAffinity requirements',
+};
+
 /** Refuses anything but a plain object at `prop`, and every key of it not in `known`. */
 function checkKnownKeys(prop: string, value: unknown, known: readonly string[]): void {
   if (value === undefined) return;
@@ -318,7 +328,7 @@ function checkKnownKeys(prop: string, value: unknown, known: readonly string[]):
     if (known.includes(key)) continue;
     const near = closestKey(key, known);
     // A nested prop given at the top level, like replicas instead of members.replicas.
-    const homes = prop === 'props' ? Object.entries(KNOWN_KEYS).filter(([group, keys]) => group !== 'cluster' && keys.includes(key)).map(([group]) => group) : [];
+    const homes = prop === 'props' ? Object.entries(KNOWN_KEYS).filter(([group, keys]) => group !== 'cluster' && keys.includes(key)).map(([group]) => PROP_OF_GROUP[group] ?? group) : [];
     const hint = near ? ` (did you mean ${near}?)` : homes.length > 0 ? ` at the top level (it is a prop of ${homes.join(', ')})` : '';
     check(false, prop === 'props' ? key : `${prop}.${key}`, `is not a known prop${hint}`, `Known props${prop === 'props' ? '' : ` of ${prop}`}: ${known.join(', ')}.`);
   }

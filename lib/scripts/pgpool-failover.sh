@@ -106,8 +106,44 @@ if [[ -n $silent ]]; then
 else
   log "no primary after ${wait_seconds}s ($REASON): detaching backends ${ids[*]} so that this pod refuses new sessions instead of sending writes to a standby; the reconcile loop attaches them again once a primary answers"
 fi
+detach() {
+  timeout 10 pcp_detach_node -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w -n "$1" >/dev/null 2>&1
+}
 for id in "${ids[@]}"; do
   # Queued behind this failover: pgpool handles them before it ends the switch.
-  timeout 10 pcp_detach_node -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w -n "$id" >/dev/null 2>&1 &
+  detach "$id" &
 done
+
+# The detaches above may not take: pgpool's queue drops what does not fit, and its later rounds
+# (one search for the primary per queued request, up to search_primary_node_timeout each) may
+# end with a standby still up and no primary, the write target. A watcher outlives this script
+# and, for WATCH_SECONDS, detaches any backend pgpool has up while it has no primary
+# (decide_orphan_backends), every WATCH_INTERVAL: while pgpool still switches, its request
+# joins the same switch, so no session sees the standby. The reconcile loop has the same rule
+# at its own pace, and attaches standbys only once pgpool has the live primary, so the two
+# never fight.
+: "${PGHA_FAILOVER_WATCH_SECONDS:=15}"
+: "${PGHA_FAILOVER_WATCH_INTERVAL:=0.3}"
+watch_orphans() {
+  local deadline=$((EPOCHSECONDS + PGHA_FAILOVER_WATCH_SECONDS)) info key value id pool_primary
+  local -a statuses
+  while ((EPOCHSECONDS < deadline)); do
+    sleep "$PGHA_FAILOVER_WATCH_INTERVAL"
+    info=$(timeout 5 pcp_node_info -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w -a -v 2>/dev/null) || continue
+    statuses=() pool_primary='' id=-1
+    while IFS=: read -r key value; do
+      key=${key%"${key##*[![:space:]]}"} value=${value# }
+      case $key in
+        Hostname) id=$((id + 1)) ;;
+        Status) statuses[id]=$value ;;
+        Role) [[ $value == primary ]] && pool_primary=$id ;;
+      esac
+    done <<<"$info"
+    decide_orphan_backends "$pool_primary" "" "${statuses[@]}"
+    [[ $VERDICT == detach ]] || continue
+    log "$REASON: pcp_detach_node $REPLY"
+    for id in $REPLY; do detach "$id"; done
+  done
+}
+watch_orphans </dev/null &
 exit 0

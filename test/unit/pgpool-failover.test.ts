@@ -33,11 +33,16 @@ else exit 2; fi
 const STUB_PCP = `#!/bin/bash
 while (($#)); do [[ $1 == -n ]] && echo "$2" >>"$STUB_DIR/detached"; shift; done
 `;
-// Pgpool-II's status of a backend: $STUB_DIR/status-<id> ("2": up, "3": down), up by default.
+// Pgpool-II's status of a backend: $STUB_DIR/status-<id> ("2": up, "3": down), up by default;
+// its role: $STUB_DIR/role-<id>, standby by default. -a: every backend, 0 to 2.
 const STUB_NODE_INFO = `#!/bin/bash
-while (($#)); do [[ $1 == -n ]] && id=$2; shift; done
-echo "Hostname               : pg-$id"
-echo "Status                 : $(cat "$STUB_DIR/status-$id" 2>/dev/null || echo 2)"
+ids=
+while (($#)); do case $1 in -n) ids=$2 ;; -a) ids="0 1 2" ;; esac; shift; done
+for id in $ids; do
+  echo "Hostname               : pg-$id"
+  echo "Status                 : $(cat "$STUB_DIR/status-$id" 2>/dev/null || echo 2)"
+  echo "Role                   : $(cat "$STUB_DIR/role-$id" 2>/dev/null || echo standby)"
+done
 `;
 
 describe('pgpool-failover.sh: GIVEN three backends, pg-0 detached by Pgpool-II', () => {
@@ -54,10 +59,19 @@ describe('pgpool-failover.sh: GIVEN three backends, pg-0 detached by Pgpool-II',
 
   const answer = (i: number, line: string, nth?: number) => writeFileSync(join(dir, `answer-${host(i)}${nth ? `.${nth}` : ''}`), `${line}\n`);
   const file = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : '');
-  const run = (...args: string[]) =>
+  const run = (...args: string[]) => runWatching(0, ...args);
+  /** Runs the script; its orphan watcher (see the last test) runs `watchSeconds`. */
+  const runWatching = (watchSeconds: number, ...args: string[]) =>
     execFileAsync('bash', [SCRIPT, ...args], {
       timeout: 30_000,
-      env: { PATH: `${dir}:${process.env.PATH}`, STUB_DIR: dir, POD_NAME: 'pgpool-a', PGHA_PGPOOL_RUN_DIR: dir },
+      env: {
+        PATH: `${dir}:${process.env.PATH}`,
+        STUB_DIR: dir,
+        POD_NAME: 'pgpool-a',
+        PGHA_PGPOOL_RUN_DIR: dir,
+        PGHA_FAILOVER_WATCH_SECONDS: String(watchSeconds),
+        PGHA_FAILOVER_WATCH_INTERVAL: '0.1',
+      },
     }).then(
       (r) => ({ code: 0, out: r.stdout + r.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
@@ -124,6 +138,23 @@ describe('pgpool-failover.sh: GIVEN three backends, pg-0 detached by Pgpool-II',
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/backend 1 answers as the primary/);
     expect(await detached()).toEqual([]);
+  });
+
+  it('WHEN no primary appears and a standby stays up after the detaches (pgpool dropped the request) THEN the watcher detaches it again, and stops once pgpool has a primary', async () => {
+    answer(1, 'true|none|-1');
+    answer(2, 'true|none|-1');
+    // pgpool keeps backend 2 up with no primary: every detach of it is lost.
+    const r = await runWatching(2, '0', '0', '1');
+    expect(r.code, r.out).toBe(0);
+    await new Promise((res) => setTimeout(res, 800));
+    const before = (await detached()).filter((id) => id === '2').length;
+    expect(before).toBeGreaterThanOrEqual(2);
+    // Once pgpool has a primary, the watcher leaves the standbys alone.
+    writeFileSync(join(dir, 'role-1'), 'primary\n');
+    await new Promise((res) => setTimeout(res, 500));
+    const settled = (await detached()).filter((id) => id === '2').length;
+    await new Promise((res) => setTimeout(res, 600));
+    expect((await detached()).filter((id) => id === '2').length).toBe(settled);
   });
 
   it('WHILE it waits THEN the failover-waiting marker exists, and it is gone afterwards', async () => {

@@ -45,7 +45,7 @@ type BadRow = [description: string, input: unknown, prop: string, message: RegEx
 // One row (at least) per check(...) in resolve-cluster.ts, in file order.
 const BAD_INPUTS: BadRow[] = [
   // ---- unknown props (checked first, at every level)
-  ['replicas at the top level', { replicas: 3 }, 'replicas', /is not a known prop at the top level \(it is a prop of members, cascade, pgpool\).*Known props: clusterName, namespace/],
+  ['replicas at the top level', { replicas: 3 }, 'replicas', /is not a known prop at the top level \(it is a prop of members, cascades\[\], pgpool\).*Known props: clusterName, namespace/],
   ['members.replica (a typo)', { members: { replica: 3 } }, 'members.replica', /is not a known prop \(did you mean replicas\?\).*Known props of members: replicas, witness, priorities, storage, resources/],
   ['pgpool.numinitchildren (case slip)', { pgpool: { numinitchildren: 8 } }, 'pgpool.numinitchildren', /did you mean numInitChildren\?/],
   ['an unknown key in a cascade layer', { cascades: [{ name: 'r', replica: 2 }] }, 'cascades[0].replica', /is not a known prop \(did you mean replicas\?\).*Known props of cascades\[0\]/],
@@ -85,11 +85,12 @@ const BAD_INPUTS: BadRow[] = [
   ['parameter value NaN', { postgres: { parameters: { random_page_cost: NaN } } }, 'postgres.parameters.random_page_cost', /must be a finite number/],
   // ---- postgres.parameters against PostgreSQL's own catalog (lib/model/parameter-catalog/)
   ['parameter name misspelt', { postgres: { parameters: { shared_bufers: '256MB' } } }, 'postgres.parameters.shared_bufers', /is not a PostgreSQL 18 parameter \(did you mean shared_buffers\?\)/],
-  ['memory parameter given a word', { postgres: { parameters: { work_mem: 'lots' } } }, 'postgres.parameters.work_mem', /"lots" is not a number with an optional unit.*'64MB' or '5min'/],
+  ['memory parameter given a word', { postgres: { parameters: { work_mem: 'lots' } } }, 'postgres.parameters.work_mem', /"lots" is not a number with an optional unit.*in kB without a unit\), or one with a unit like '64MB'/],
   ['memory parameter given a boolean', { postgres: { parameters: { shared_buffers: true } } }, 'postgres.parameters.shared_buffers', /is a boolean, but the parameter takes a number/],
   ['memory parameter with a unit PostgreSQL does not read', { postgres: { parameters: { work_mem: '4MiB' } } }, 'postgres.parameters.work_mem', /has the unit "MiB"; the parameter takes B, kB, MB, GB, TB \(units are case-sensitive\)/],
   ['memory parameter below its minimum', { postgres: { parameters: { work_mem: 32 } } }, 'postgres.parameters.work_mem', /32 is outside its range 64 to 2147483647 \(in kB without a unit\)/],
   ['memory parameter above its maximum with a unit', { postgres: { parameters: { maintenance_work_mem: '4TB' } } }, 'postgres.parameters.maintenance_work_mem', /"4TB" is outside its range/],
+  ['time parameter given a word', { postgres: { parameters: { statement_timeout: 'soon' } } }, 'postgres.parameters.statement_timeout', /"soon" is not a number.*\(in ms without a unit\), or one with a unit like '5min'/],
   ['time parameter given a memory unit', { postgres: { parameters: { statement_timeout: '10MB' } } }, 'postgres.parameters.statement_timeout', /has the unit "MB"; the parameter takes us, ms, s, min, h, d/],
   ['unitless parameter given a unit', { postgres: { parameters: { random_page_cost: '1.1s' } } }, 'postgres.parameters.random_page_cost', /has a unit, but the parameter takes a plain number/],
   ['enum parameter given an unknown value', { postgres: { parameters: { log_statement: 'everything' } } }, 'postgres.parameters.log_statement', /"everything" is not one of its values.*none, ddl, mod, all/],
