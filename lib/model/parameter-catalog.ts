@@ -84,6 +84,19 @@ function numericValue(spec: ParameterSpec, value: string | number | boolean): nu
   return (Number(number) * units[unit]) / base.size;
 }
 
+/**
+ * The size in MiB that memory parameter `name` has when set to `value` on `major`, read as
+ * PostgreSQL reads it (a bare number in the parameter's own unit, or a number with a memory
+ * unit); undefined when unset, not a memory parameter, or not a size.
+ */
+export function parameterMegabytes(major: PostgresMajorVersion, name: string, value: string | number | boolean | undefined): number | undefined {
+  const spec = catalogOf(major).get(name.toLowerCase());
+  const base = spec?.unit ? BASE_UNITS[spec.unit] : undefined;
+  if (value === undefined || !spec || base?.kind !== 'memory') return undefined;
+  const n = numericValue(spec, value);
+  return typeof n === 'number' ? (n * base.size) / 2 ** 20 : undefined;
+}
+
 function describeUnit(spec: ParameterSpec): string {
   return spec.unit ? ` (in ${spec.unit} without a unit)` : '';
 }

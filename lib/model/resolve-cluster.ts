@@ -5,7 +5,7 @@
  */
 import { check } from './errors';
 import { closestKey, KNOWN_KEYS } from './known-keys';
-import { parameterProblem } from './parameter-catalog';
+import { parameterMegabytes, parameterProblem } from './parameter-catalog';
 import { managedParameterReason } from './managed-parameters';
 import {
   ANNOTATION,
@@ -52,6 +52,7 @@ import {
   REFUSED_POSTGRES_MAJORS,
   SUPPORTED_PGPOOL_VERSIONS,
   SUPPORTED_POSTGRES_MAJORS,
+  type PostgresMajorVersion,
 } from './versions';
 
 /** Node id layout (documented in docs/pod-contract.md; never change it for a live cluster). */
@@ -214,22 +215,9 @@ function resolveResources(
   };
 }
 
-/**
- * A PostgreSQL memory parameter in MiB: a number is in `unit` (PostgreSQL's base unit for the
- * parameter), a string may carry kB, MB, GB or TB. Undefined when it cannot be read.
- */
-function parameterMegabytes(value: string | number | boolean | undefined, unit: 'MB' | '8kB'): number | undefined {
-  const factors: Record<string, number> = { kB: 1 / 1024, '8kB': 8 / 1024, MB: 1, GB: 1024, TB: 1024 * 1024 };
-  if (typeof value === 'number') return value * factors[unit];
-  if (typeof value !== 'string') return undefined;
-  const match = /^\s*(\d+)\s*(kB|MB|GB|TB)?\s*$/.exec(value);
-  if (!match) return undefined;
-  return Number(match[1]) * factors[match[2] ?? unit];
-}
-
 /** Refuses a PostgreSQL memory limit that cannot hold shared_buffers and the processes. */
-function checkPostgresMemory(prop: string, limit: string, parameters: Readonly<Record<string, string | number | boolean>>): void {
-  const sharedBuffers = parameterMegabytes(parameters.shared_buffers, '8kB') ?? 128;
+function checkPostgresMemory(prop: string, limit: string, major: PostgresMajorVersion, parameters: Readonly<Record<string, string | number | boolean>>): void {
+  const sharedBuffers = parameterMegabytes(major, 'shared_buffers', parameters.shared_buffers) ?? 128;
   const needMb = sharedBuffers + POSTGRES_MEMORY_OVERHEAD_MB;
   check(
     parseQuantity(limit) >= needMb * 2 ** 20,
@@ -243,8 +231,8 @@ function checkPostgresMemory(prop: string, limit: string, parameters: Readonly<R
  * The smallest data volume that holds the WAL a node keeps plus the database: every number
  * named, for the error message.
  */
-function walFloor(parameters: Readonly<Record<string, string | number | boolean>>): { mb: number; arithmetic: string } {
-  const maxWalSize = parameterMegabytes(parameters.max_wal_size, 'MB') ?? DEFAULT_MAX_WAL_SIZE_MB;
+function walFloor(major: PostgresMajorVersion, parameters: Readonly<Record<string, string | number | boolean>>): { mb: number; arithmetic: string } {
+  const maxWalSize = parameterMegabytes(major, 'max_wal_size', parameters.max_wal_size) ?? DEFAULT_MAX_WAL_SIZE_MB;
   const mb = MAX_SLOT_WAL_KEEP_SIZE_MB + WAL_KEEP_SIZE_MB + maxWalSize + DATA_HEADROOM_MB;
   return {
     mb,
@@ -525,11 +513,11 @@ export function resolveCluster(
     `leaves ${promotable} member(s) that may be primary, so a failover could never happen`,
     'Give at least two members a priority above 0.',
   );
-  const storageFloor = walFloor(parameters);
+  const storageFloor = walFloor(majorVersion, parameters);
   const memberStorage = resolveStorage('members.storage', members.storage, undefined, storageFloor);
   const pgResourceDefaults = { cpu: '250m', memory: '512Mi', memoryLimit: '1Gi' };
   const memberResources = resolveResources('members.resources', members.resources, pgResourceDefaults);
-  checkPostgresMemory('members.resources', memberResources.limits.memory, parameters);
+  checkPostgresMemory('members.resources', memberResources.limits.memory, majorVersion, parameters);
 
   // ---- Sync waves -------------------------------------------------------------------------
   const waveBase = props.argoSyncWaveBase ?? 0;
@@ -607,7 +595,7 @@ export function resolveCluster(
       memory: memberResources.requests.memory,
       memoryLimit: memberResources.limits.memory,
     });
-    checkPostgresMemory(`${prop}.resources`, layerResources.limits.memory, parameters);
+    checkPostgresMemory(`${prop}.resources`, layerResources.limits.memory, majorVersion, parameters);
     cascadeTiers.push({
       kind: 'cascade',
       statefulSetName: `${name}-${layer.name}`,
