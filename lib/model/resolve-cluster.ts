@@ -90,11 +90,14 @@ const PGPOOL_PRIMARY_WAIT_MAX_SECONDS = 25;
 /**
  * Pgpool-II's health check of the standbys (the primary keeps the failover timing): while a
  * standby is silent, every extended-protocol query through Pgpool-II waits for it at its Sync,
- * writes included, until the health check detaches it. One retry, so a single slow login on a
- * loaded machine does not detach a healthy standby (that restarts every Pgpool-II child); a
- * 1 s timeout, 40 times a login on the slow 2-core test machine.
+ * writes included, until the health check detaches it. One attempt of 1 s (about 40 logins on
+ * the slow 2-core test machine) and no retry, so writes stall at most one 1 s period plus that
+ * attempt: a retry would add its full second to every real loss. The price: a single login
+ * slower than 1 s detaches a healthy standby, which restarts that Pgpool-II pod's children
+ * (their clients reconnect) and the reconcile re-attaches it once it streams again. No write is
+ * lost or misrouted by it.
  */
-const PGPOOL_STANDBY_HEALTH_CHECK = { timeoutSeconds: 1, maxRetries: 1, retryDelaySeconds: 0 } as const;
+const PGPOOL_STANDBY_HEALTH_CHECK = { timeoutSeconds: 1, maxRetries: 0, retryDelaySeconds: 0 } as const;
 /** `wal_keep_size`: the WAL a former primary needs to rewind onto this node without a re-clone. */
 const WAL_KEEP_SIZE_MB = 512;
 /** `max_slot_wal_keep_size`: the most WAL the slot of a vanished standby may pin. */

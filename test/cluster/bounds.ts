@@ -80,7 +80,7 @@ export const BOUNDS = {
    * it holds a connection to at each extended-protocol Sync (node-postgres sends one per
    * parameterized query; simple-protocol queries do not wait), so every session stalls until the
    * standbys' health check (faster than the primary's) detaches the silent standby, which
-   * restarts the children: one period, two 1 s attempts, then a reconnect.
+   * restarts the children: one period, one 1 s attempt, then a reconnect.
    */
   standbyLossWriteGapMs: ms(example.pgpool.standbyHealthCheck.detectionSeconds),
   /** A write acknowledged by a cluster that is not failing over (before a fault, after a roll). */

@@ -101,8 +101,8 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
     report('member standby cut off', run, `; cut ${victim} off for ${STANDBY_CUT_MS / 1000} s; longest write gap ${gap.ms} ms (from ${gap.since}); streaming again after ${back} ms; ${readsOnVictim} of ${FRESH_READ_SESSIONS} new read sessions then read on it`);
     expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
     expect(run.verdict.state.primary).toBe(primary);
-    // Measured 3.2 s (sid; 11.9 s with the failover timing for every backend), see
-    // BOUNDS.standbyLossWriteGapMs.
+    // Designed at most 2 s plus a reconnect (11.9 s with the failover timing for every backend,
+    // 2.7-3.2 s with one retry), see BOUNDS.standbyLossWriteGapMs.
     expect(gap.ms).toBeLessThanOrEqual(BOUNDS.standbyLossWriteGapMs);
     expect(readsOnVictim).toBeGreaterThan(0);
   }, STANDBY_CUT_MS + BOUNDS.steadyWriteMs + 2 * BOUNDS.rejoinMs);
