@@ -26,6 +26,8 @@ import {
 
 /** uid/gid of `pgpool` in our Pgpool-II image (images/pgpool/Dockerfile). */
 export const PGPOOL_UID = 1001;
+/** The credentials a Pgpool-II pod mounts: its clients' and checks' passwords, and the key of its pool_passwd. */
+const PGPOOL_SECRET_KEYS = [SECRET_KEYS.appPassword, SECRET_KEYS.monitorPassword, SECRET_KEYS.pgpoolKey];
 
 export interface PgpoolDeploymentProps {
   readonly cluster: ResolvedCluster;
@@ -68,6 +70,8 @@ export class PgpoolDeployment extends Construct {
         { name: 'PGHA_CLUSTER', value: cluster.name },
         { name: 'PGHA_APP_USER', value: cluster.users.appUser },
         { name: 'PGHA_MONITOR_USER', value: cluster.users.monitorUser },
+        // The Secret keys mounted below: the entrypoint refuses to start when one is missing or empty.
+        { name: 'PGHA_MOUNTED_CREDENTIALS', value: PGPOOL_SECRET_KEYS.join(' ') },
         { name: 'PGHA_PORT', value: String(pp.port) },
         { name: 'PGHA_PCP_PORT', value: String(pp.pcpPort) },
         { name: 'PGHA_CONNECT_TIMEOUT', value: String(cluster.timing.connectTimeoutSeconds) },
@@ -143,7 +147,7 @@ export class PgpoolDeployment extends Construct {
                 secret: {
                   secretName: cluster.credentialsSecretName,
                   defaultMode: 0o440,
-                  items: [SECRET_KEYS.appPassword, SECRET_KEYS.monitorPassword, SECRET_KEYS.pgpoolKey].map((key) => ({
+                  items: PGPOOL_SECRET_KEYS.map((key) => ({
                     key,
                     path: key,
                   })),

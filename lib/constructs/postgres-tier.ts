@@ -129,6 +129,11 @@ export class PostgresTier extends Construct {
     const spreadSelector: k8s.LabelSelector = voting ? votingMembersSelector(cluster) : { matchLabels: selector };
 
     const members = membersOf(cluster);
+    const secretKeys =
+      tier.kind === 'witness'
+        ? [SECRET_KEYS.superuserPassword, SECRET_KEYS.replicationPassword]
+        : [SECRET_KEYS.superuserPassword, SECRET_KEYS.replicationPassword, SECRET_KEYS.appPassword, SECRET_KEYS.monitorPassword];
+
     const env: k8s.EnvVar[] = [
       ...downwardApiEnv(cluster.namespace),
       { name: 'PGDATA', value: NODE_PATHS.pgdata },
@@ -137,6 +142,8 @@ export class PostgresTier extends Construct {
       { name: 'PGPASSFILE', value: NODE_PATHS.passfile },
       { name: 'PGHA_CLUSTER', value: cluster.name },
       { name: 'PGHA_ROLE_TIER', value: tier.kind },
+      // The Secret keys mounted below: the entrypoint refuses to start when one is missing or empty.
+      { name: 'PGHA_MOUNTED_CREDENTIALS', value: secretKeys.join(' ') },
       { name: 'PGHA_SERVICE', value: name },
       { name: 'PGHA_DOMAIN_SUFFIX', value: domainSuffix(cluster) },
       { name: 'PGHA_NODE_ID_BASE', value: String(tier.nodeIdBase) },
@@ -207,11 +214,6 @@ export class PostgresTier extends Construct {
         { name: 'shm', mountPath: NODE_PATHS.shm },
       ],
     };
-
-    const secretKeys =
-      tier.kind === 'witness'
-        ? [SECRET_KEYS.superuserPassword, SECRET_KEYS.replicationPassword]
-        : [SECRET_KEYS.superuserPassword, SECRET_KEYS.replicationPassword, SECRET_KEYS.appPassword, SECRET_KEYS.monitorPassword];
 
     this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
       metadata: metadata(name, tier.syncWave),

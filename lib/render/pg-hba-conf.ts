@@ -5,12 +5,15 @@
 import type { ResolvedCluster } from '../model/resolved';
 
 export function renderPgHbaConf(cluster: ResolvedCluster): string {
-  const { repmgrUser, repmgrDatabase, superuser } = cluster.users;
+  const { repmgrUser, repmgrDatabase, superuser, appDatabase } = cluster.users;
   const lines = [
     `# pg_hba.conf for cluster "${cluster.name}". Rendered by cdk8s-pg-ha.`,
     '# TYPE  DATABASE        USER            ADDRESS                 METHOD',
     '# The entrypoint and probes run as the image\'s postgres user on the local socket.',
     `local   all             ${superuser.padEnd(15)} peer`,
+    // The repmgr role is a superuser for repmgr's own work; it has no business in the
+    // application's data, so a leaked repmgr password does not open it.
+    `local   ${appDatabase.padEnd(15)} ${repmgrUser.padEnd(15)} reject`,
     'local   all             all                                     scram-sha-256',
     `local   replication     ${repmgrUser.padEnd(15)} scram-sha-256`,
   ];
@@ -20,6 +23,7 @@ export function renderPgHbaConf(cluster: ResolvedCluster): string {
       `host    ${repmgrDatabase.padEnd(15)} ${repmgrUser.padEnd(15)} ${cidr.padEnd(23)} scram-sha-256`,
       // Only the repmgr role may open the repmgr database: it holds cluster metadata.
       `host    ${repmgrDatabase.padEnd(15)} all             ${cidr.padEnd(23)} reject`,
+      `host    ${appDatabase.padEnd(15)} ${repmgrUser.padEnd(15)} ${cidr.padEnd(23)} reject`,
       `host    all             all             ${cidr.padEnd(23)} scram-sha-256`,
     );
   }

@@ -15,6 +15,8 @@ export function renderPoolHbaConf(cluster: ResolvedCluster): string {
     lines.push(
       // The repmgr metadata database is not for applications, even with a valid password.
       `host    ${cluster.users.repmgrDatabase.padEnd(15)} all             ${cidr.padEnd(23)} reject`,
+      // Nor is the application database for the repmgr role (it is not in pool_passwd either).
+      `host    ${cluster.users.appDatabase.padEnd(15)} ${cluster.users.repmgrUser.padEnd(15)} ${cidr.padEnd(23)} reject`,
       `host    all             all             ${cidr.padEnd(23)} scram-sha-256`,
     );
   }

@@ -24,6 +24,22 @@ check_namespace() {
   die "this pod runs in namespace $POD_NAMESPACE, but its configuration was synthesized for namespace $PGHA_NAMESPACE (host names in repmgr.conf and pgpool.conf name it): the manifests were moved, e.g. by a kustomize namespace: or a Flux targetNamespace. Synthesize for $POD_NAMESPACE instead (the cluster's namespace prop or the chart's namespace)."
 }
 
+# Refuses to start, with one line naming the file, when a credential this pod mounts
+# (PGHA_MOUNTED_CREDENTIALS, set by the constructs) is missing, unreadable or empty: a pod that ran on
+# with an empty password would fail later, half-way, and further from the cause. Run first, in
+# the entrypoint's own shell: read_secret's callers use $(...), where die ends only the subshell.
+check_secrets() {
+  local key f v
+  [[ -n ${PGHA_MOUNTED_CREDENTIALS:-} ]] || die "PGHA_MOUNTED_CREDENTIALS is not set: the pod spec names no credential to check"
+  for key in $PGHA_MOUNTED_CREDENTIALS; do
+    f=$PGHA_SECRETS_DIR/$key
+    [[ -f $f && -r $f ]] || die "secret key '$key' missing or unreadable at $f: add it to the credentials Secret"
+    v=
+    IFS= read -r -d '' v <"$f"
+    [[ -n ${v//[[:space:]]/} ]] || die "secret key '$key' is empty at $f: give it a value in the credentials Secret"
+  done
+}
+
 # A key of the mounted credentials Secret ($PGHA_SECRETS_DIR/$1).
 read_secret() {
   local f=$PGHA_SECRETS_DIR/$1 v

@@ -57,6 +57,7 @@ on_term() {
 main() {
   umask 0077
   check_namespace
+  check_secrets
   [[ -d $RUN_DIR && -w $RUN_DIR ]] || die "$RUN_DIR must be a writable directory"
   BINDIR=$(discover_bindir) || die "cannot find the PostgreSQL binaries"
   PATH=$BINDIR:$PATH

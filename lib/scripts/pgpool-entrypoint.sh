@@ -35,6 +35,10 @@ RUN_CONF=$RUN_DIR/pgpool.conf
 HBA=$PGHA_PGPOOL_CONFIG_DIR/pool_hba.conf
 export PGPOOLKEYFILE=$RUN_DIR/.pgpoolkey
 export PCPPASSFILE=$RUN_DIR/.pcppass
+# PCP, Pgpool-II's administration protocol, listens on localhost and this pod's socket only, and
+# only this pod's scripts use it: its credential is made at each start and never leaves the pod,
+# so no Secret key serves it and no other credential opens it.
+export PGHA_PCP_USER=pcp
 export PGPASSFILE=$RUN_DIR/.pgpass
 PGPOOL_PID=
 STATUS_FILE=$RUN_DIR/status
@@ -71,7 +75,7 @@ aes_entry() {
 }
 
 write_credentials() {
-  local key app mon pool_passwd
+  local key app mon pool_passwd pcp_password
   key=$(read_secret pgpool-key)
   app=$(read_secret app-password)
   mon=$(read_secret monitor-password)
@@ -89,11 +93,13 @@ write_credentials() {
     printf '%s:%s\n' "$PGHA_APP_USER" "$(aes_entry "$app")"
     printf '%s:%s\n' "$PGHA_MONITOR_USER" "$(aes_entry "$mon")"
   } >"$pool_passwd" || die "cannot write $pool_passwd"
-  # PCP: the monitor user, md5 of the password alone (pcp.conf format).
-  printf '%s:%s\n' "$PGHA_MONITOR_USER" "$(pg_md5 -- "$mon")" >"$RUN_DIR/pcp.conf"
-  printf '*:*:%s:%s\n' "$PGHA_MONITOR_USER" "$(pgpass_escape "$mon")" >"$PCPPASSFILE"
+  # PCP: md5 of the password alone (pcp.conf format).
+  pcp_password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n') || die "cannot read /dev/urandom for the PCP password"
+  [[ ${#pcp_password} -ge 24 ]] || die "the PCP password from /dev/urandom came out short"
+  printf '%s:%s\n' "$PGHA_PCP_USER" "$(pg_md5 -- "$pcp_password")" >"$RUN_DIR/pcp.conf"
+  printf '*:*:%s:%s\n' "$PGHA_PCP_USER" "$pcp_password" >"$PCPPASSFILE"
   printf '*:*:*:%s:%s\n' "$PGHA_MONITOR_USER" "$(pgpass_escape "$mon")" >"$PGPASSFILE"
-  log "credentials: key file, pool_passwd (AES: $PGHA_APP_USER, $PGHA_MONITOR_USER), pcp.conf (user $PGHA_MONITOR_USER)"
+  log "credentials: key file, pool_passwd (AES: $PGHA_APP_USER, $PGHA_MONITOR_USER), pcp.conf (user $PGHA_PCP_USER, a password made for this start)"
 }
 
 # "ID HOST PORT" per backend, for pgpool-failover.sh (run by pgpool, which passes it ids only).
@@ -111,7 +117,7 @@ write_backends() {
 pcp() {
   local cmd=$1
   shift
-  timeout 10 "$cmd" -h "$RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w "$@"
+  timeout 10 "$cmd" -h "$RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w "$@"
 }
 
 # BACKEND_LIVE: "recovery|walreceiver status|seconds since the walreceiver last heard from its
@@ -493,6 +499,7 @@ start_pgpool() {
 main() {
   umask 0077
   check_namespace
+  check_secrets
   [[ -d $RUN_DIR && -w $RUN_DIR ]] || die "$RUN_DIR must be a writable directory"
   [[ -r $CONF ]] || die "missing $CONF"
   trap on_signal TERM INT

@@ -27,6 +27,8 @@ set -uo pipefail
 : "${PGHA_PGPOOL_RUN_DIR:=/run/pgpool}"
 : "${PGHA_PCP_PORT:=9898}"
 : "${PGHA_MONITOR_USER:=monitor}"
+# pgpool-entrypoint.sh's pod-local PCP user (pgpool passes its environment on).
+: "${PGHA_PCP_USER:=pcp}"
 : "${PGHA_CONNECT_TIMEOUT:=2}"
 # A walsender sends a keepalive at least every wal_sender_timeout / 2 (5 s here); a standby
 # that heard from its upstream more recently than this proves a live primary.
@@ -71,7 +73,7 @@ done <"$BACKENDS_FILE" || { log "cannot read $BACKENDS_FILE: pgpool looks for th
 
 # pgpool's status of backend $1 (1 or 2: up, 3: down), empty when PCP does not answer.
 pgpool_status() {
-  timeout 5 pcp_node_info -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w -v -n "$1" 2>/dev/null |
+  timeout 5 pcp_node_info -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v -n "$1" 2>/dev/null |
     sed -n 's/^Status[[:space:]]*:[[:space:]]*\([0-9]\).*/\1/p'
 }
 
@@ -107,7 +109,7 @@ else
   log "no primary after ${wait_seconds}s ($REASON): detaching backends ${ids[*]} so that this pod refuses new sessions instead of sending writes to a standby; the reconcile loop attaches them again once a primary answers"
 fi
 detach() {
-  timeout 10 pcp_detach_node -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w -n "$1" >/dev/null 2>&1
+  timeout 10 pcp_detach_node -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$1" >/dev/null 2>&1
 }
 for id in "${ids[@]}"; do
   # Queued behind this failover: pgpool handles them before it ends the switch.
@@ -129,7 +131,7 @@ watch_orphans() {
   local -a statuses
   while ((EPOCHSECONDS < deadline)); do
     sleep "$PGHA_FAILOVER_WATCH_INTERVAL"
-    info=$(timeout 5 pcp_node_info -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_MONITOR_USER" -w -a -v 2>/dev/null) || continue
+    info=$(timeout 5 pcp_node_info -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -a -v 2>/dev/null) || continue
     statuses=() pool_primary='' id=-1
     while IFS=: read -r key value; do
       key=${key%"${key##*[![:space:]]}"} value=${value# }

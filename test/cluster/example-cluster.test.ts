@@ -260,6 +260,47 @@ describe('GIVEN the application user', () => {
   });
 });
 
+describe('GIVEN the roles that are not the application', () => {
+  it("WHEN the repmgr role logs into the application database with its own password THEN PostgreSQL and Pgpool-II reject it by name", async () => {
+    const direct = await cluster.rt.portForward(`pod/${cluster.members[0]}`, 5432, { namespace: cluster.namespace });
+    try {
+      const asRepmgr = { host: direct.host, port: direct.port, user: 'repmgr', password: cluster.credentials.replication };
+      const refusal = await connectionError({ ...asRepmgr, database: 'app' });
+      console.log(`repmgr role opening the application database on a member: ${refusal}`);
+      expect(refusal).toMatch(/pg_hba\.conf rejects connection .*user "repmgr", database "app"/);
+      // The same role and password into its own database is let in: the refusal is the reject line.
+      const own = new Client({ ...asRepmgr, database: 'repmgr' });
+      await own.connect();
+      try {
+        expect((await own.query('SELECT current_user AS u')).rows[0].u).toBe('repmgr');
+      } finally {
+        await own.end();
+      }
+    } finally {
+      await direct.close();
+    }
+    const forward = await cluster.forward();
+    try {
+      const refusal = await connectionError({ ...forward.config, user: 'repmgr', password: cluster.credentials.replication });
+      console.log(`repmgr role opening the application database through Pgpool-II: ${refusal}`);
+      expect(refusal).toMatch(/rejected|pool_hba/i);
+    } finally {
+      await forward.close();
+    }
+  });
+
+  it("WHEN PCP is asked with the monitor's password THEN it refuses: PCP has its own credential, made in the pod at start, which the pod's scripts use", async () => {
+    const [pod] = await cluster.pgpoolPods();
+    const asMonitor = await cluster.exec(pod, ['bash', '-c', `umask 077; printf '*:*:monitor:%s\\n' "$0" >/run/pgpool/test-pcppass; PCPPASSFILE=/run/pgpool/test-pcppass pcp_node_count -h /run/pgpool -p 9898 -U monitor -w; rc=$?; rm -f /run/pgpool/test-pcppass; exit $rc`, cluster.credentials.monitor], 30_000);
+    console.log(`pcp_node_count as monitor: exit ${asMonitor.code}: ${asMonitor.stderr.trim()}`);
+    expect(asMonitor.code).not.toBe(0);
+    expect(asMonitor.stderr).toMatch(/authentication failed|invalid password|authentication/i);
+    const asPcp = await cluster.exec(pod, ['bash', '-c', 'PCPPASSFILE=/run/pgpool/.pcppass pcp_node_count -h /run/pgpool -p 9898 -U pcp -w'], 30_000);
+    expect(asPcp.code).toBe(0);
+    expect(Number(asPcp.stdout.trim())).toBe(cluster.members.length);
+  });
+});
+
 describe('GIVEN every rendered config file', () => {
   it('THEN PostgreSQL reports no errors in postgresql.conf or pg_hba.conf and SHOW returns the intended values', async () => {
     for (const pod of [...cluster.members, ...cluster.cascades]) {

@@ -189,25 +189,27 @@ describe('pg_hba.conf: GIVEN allowed CIDRs WHEN rendered THEN peers and clients 
   const rows = parseHba(renderPgHbaConf(c));
   const hostRows = rows.filter((r) => r[0] === 'host');
 
-  it('local socket: postgres by peer, everyone else by SCRAM, repmgr may replicate', () => {
+  it('local socket: postgres by peer, repmgr kept out of the application database, everyone else by SCRAM, repmgr may replicate', () => {
     expect(rows.filter((r) => r[0] === 'local')).toEqual([
       ['local', 'all', 'postgres', 'peer'],
+      ['local', 'app', 'repmgr', 'reject'],
       ['local', 'all', 'all', 'scram-sha-256'],
       ['local', 'replication', 'repmgr', 'scram-sha-256'],
     ]);
   });
 
-  it.each(['10.244.0.0/16', 'fd00::/8'])('CIDR %s gets replication, repmgr-only metadata and SCRAM client lines, in that order', (cidr) => {
+  it.each(['10.244.0.0/16', 'fd00::/8'])('CIDR %s gets replication, repmgr-only metadata, no repmgr in the application database, and SCRAM client lines, in that order', (cidr) => {
     expect(hostRows.filter((r) => r[3] === cidr)).toEqual([
       ['host', 'replication', 'repmgr', cidr, 'scram-sha-256'],
       ['host', 'repmgr', 'repmgr', cidr, 'scram-sha-256'],
       ['host', 'repmgr', 'all', cidr, 'reject'],
+      ['host', 'app', 'repmgr', cidr, 'reject'],
       ['host', 'all', 'all', cidr, 'scram-sha-256'],
     ]);
   });
 
-  it('has 4 host lines per CIDR and no other', () => {
-    expect(hostRows).toHaveLength(8);
+  it('has 5 host lines per CIDR and no other', () => {
+    expect(hostRows).toHaveLength(10);
   });
 
   it('never names a host: every host line address is an IP range', () => {
@@ -495,9 +497,10 @@ describe('pool_hba.conf: GIVEN allowed CIDRs WHEN rendered THEN clients use SCRA
     expect(rows.filter((r) => r[0] === 'local')).toEqual([['local', 'all', 'mon', 'trust']]);
   });
 
-  it('per CIDR: the repmgr database rejected first, then SCRAM for everything else', () => {
+  it('per CIDR: the repmgr database and the repmgr role in the application database rejected first, then SCRAM for everything else', () => {
     expect(rows.filter((r) => r[0] === 'host')).toEqual([
       ['host', 'repmgr', 'all', '10.0.0.0/8', 'reject'],
+      ['host', 'app', 'repmgr', '10.0.0.0/8', 'reject'],
       ['host', 'all', 'all', '10.0.0.0/8', 'scram-sha-256'],
     ]);
   });
@@ -505,7 +508,7 @@ describe('pool_hba.conf: GIVEN allowed CIDRs WHEN rendered THEN clients use SCRA
   it('every host address is an IP range and there is no trust over TCP', () => {
     const multi = parseHba(renderPoolHbaConf(model({ postgres: { allowedCidrs: ['10.0.0.0/8', '192.168.0.0/16', 'fd00::/8'] } })));
     const hosts = multi.filter((r) => r[0] === 'host');
-    expect(hosts).toHaveLength(6);
+    expect(hosts).toHaveLength(9);
     for (const row of hosts) {
       expect(isAddressRange(row[3])).toBe(true);
       expect(row[4]).not.toBe('trust');
