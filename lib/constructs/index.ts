@@ -1,4 +1,5 @@
 export * from './checksum';
+export * from './credentials-external-secret';
 export * from './labels';
 export * from './scripts-config-map';
 export * from './pgpool-deployment';

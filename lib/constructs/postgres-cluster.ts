@@ -14,6 +14,7 @@ import { NAME_SUFFIX } from '../model/names';
 import type { PostgresClusterProps } from '../model/props';
 import { resolveCluster } from '../model/resolve-cluster';
 import type { ResolvedCluster } from '../model/resolved';
+import { CredentialsExternalSecret } from './credentials-external-secret';
 import { objectAnnotations, objectLabels } from './labels';
 import { NodeScripts, PgpoolScripts } from './scripts-config-map';
 import { PgpoolDeployment } from './pgpool-deployment';
@@ -59,6 +60,10 @@ export class PostgresCluster extends Construct {
       // The pods never talk to the Kubernetes API: nothing depends on relabelling pods.
       automountToken: false,
     });
+
+    if (cluster.externalSecret) {
+      new CredentialsExternalSecret(this, 'CredentialsExternalSecret', { cluster, externalSecret: cluster.externalSecret });
+    }
 
     const nodeScripts = new NodeScripts(this, 'NodeScripts', { cluster });
     this.tiers = cluster.tiers.map(

@@ -261,6 +261,37 @@ export interface CredentialsOptions {
    * @default '<cluster name>-credentials'
    */
   readonly secretName?: string;
+  /**
+   * Have the External Secrets Operator write the credentials Secret from your secret store: the
+   * library emits an `ExternalSecret` (external-secrets.io/v1) named `secretName` that writes
+   * the Secret `secretName` with the five keys, each read from the property of the same name
+   * of one remote secret. Install the operator and a SecretStore or ClusterSecretStore first.
+   * @default - no ExternalSecret: you create the Secret (kubectl, a SealedSecret, ...)
+   */
+  readonly externalSecret?: ExternalSecretOptions;
+}
+
+/** The `ExternalSecret` that writes the credentials Secret (External Secrets Operator). */
+export interface ExternalSecretOptions {
+  /** Name of the SecretStore (in the cluster's namespace) or ClusterSecretStore to read from. */
+  readonly storeName: string;
+  /**
+   * Kind of the store `storeName` names.
+   * @default 'SecretStore'
+   */
+  readonly storeKind?: 'SecretStore' | 'ClusterSecretStore';
+  /**
+   * The remote secret's key (its path or name in the store). It must hold the properties
+   * `superuser-password`, `replication-password`, `app-password`, `monitor-password` and
+   * `pgpool-key`.
+   */
+  readonly remoteKey: string;
+  /**
+   * How often the operator reads the store again, as a Go duration ('1h', '15m'). A changed
+   * value reaches the Secret at the next read; '0' reads once.
+   * @default '1h'
+   */
+  readonly refreshInterval?: string;
 }
 
 /** The database users and database the cluster creates at bootstrap. */

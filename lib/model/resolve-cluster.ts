@@ -21,6 +21,7 @@ import {
 import type {
   CascadeLayerOptions,
   ContainerResources,
+  ExternalSecretOptions,
   NodeSelectorRequirement,
   PostgresClusterProps,
   StorageOptions,
@@ -41,6 +42,7 @@ import type {
   ConnectionBudget,
   ResolvedBackend,
   ResolvedCluster,
+  ResolvedExternalSecret,
   ResolvedResources,
   ResolvedTier,
   ResolvedTiming,
@@ -307,6 +309,22 @@ const PROP_OF_GROUP: Readonly<Record<string, string>> = {
 };
 
 /** Refuses anything but a plain object at `prop`, and every key of it not in `known`. */
+/** A Go duration as the External Secrets Operator parses it ('1h', '15m', '1h30m', '0'). */
+const GO_DURATION = /^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$/;
+
+function resolveExternalSecret(es: ExternalSecretOptions | undefined): ResolvedExternalSecret | undefined {
+  if (es === undefined) return undefined;
+  const prop = 'credentials.externalSecret';
+  checkKnownKeys(prop, es, KNOWN_KEYS.externalSecret);
+  check(typeof es.storeName === 'string' && isDnsSubdomain(es.storeName), `${prop}.storeName`, `${JSON.stringify(es.storeName)} is not a valid store name`, 'Name your SecretStore or ClusterSecretStore: lower-case letters, digits, - and .');
+  const storeKind = es.storeKind ?? 'SecretStore';
+  check(storeKind === 'SecretStore' || storeKind === 'ClusterSecretStore', `${prop}.storeKind`, `${JSON.stringify(storeKind)} is not a store kind`, "Use 'SecretStore' or 'ClusterSecretStore'.");
+  check(typeof es.remoteKey === 'string' && es.remoteKey.trim() !== '', `${prop}.remoteKey`, 'is empty', "Give the remote secret's key (its path or name in the store), e.g. 'databases/orders'.");
+  const refreshInterval = es.refreshInterval ?? '1h';
+  check(GO_DURATION.test(refreshInterval), `${prop}.refreshInterval`, `${JSON.stringify(refreshInterval)} is not a duration`, "Use a Go duration like '1h' or '15m' ('0' reads once).");
+  return { storeName: es.storeName, storeKind, remoteKey: es.remoteKey, refreshInterval };
+}
+
 function checkKnownKeys(prop: string, value: unknown, known: readonly string[]): void {
   if (value === undefined) return;
   check(
@@ -736,6 +754,7 @@ export function resolveCluster(
     `"${credentialsSecretName}" is not a valid Secret name`,
     'Use lower-case letters, digits, - and .',
   );
+  const externalSecret = resolveExternalSecret(props.credentials?.externalSecret);
 
   // ---- Pgpool-II ------------------------------------------------------------------------
   const pp = props.pgpool ?? {};
@@ -937,6 +956,7 @@ export function resolveCluster(
       connectionBudget: budget,
     },
     credentialsSecretName,
+    externalSecret,
     users: {
       superuser: 'postgres',
       repmgrUser: 'repmgr',

@@ -171,6 +171,8 @@ export interface ResolvedCluster {
   readonly timing: ResolvedTiming;
   readonly pgpool: ResolvedPgpool;
   readonly credentialsSecretName: string;
+  /** The ExternalSecret that writes the credentials Secret, when asked for. */
+  readonly externalSecret?: ResolvedExternalSecret;
   readonly users: ResolvedUsers;
   readonly scheduling: ResolvedScheduling;
   readonly labels: Readonly<Record<string, string>>;
@@ -192,4 +194,11 @@ export function domainSuffix(cluster: ResolvedCluster): string {
 /** DNS name of ordinal `ordinal` of `tier`, exactly as repmgr and Pgpool-II use it. */
 export function podHost(cluster: ResolvedCluster, tier: ResolvedTier, ordinal: number): string {
   return `${tier.statefulSetName}-${ordinal}.${tier.statefulSetName}.${domainSuffix(cluster)}`;
+}
+
+export interface ResolvedExternalSecret {
+  readonly storeName: string;
+  readonly storeKind: 'SecretStore' | 'ClusterSecretStore';
+  readonly remoteKey: string;
+  readonly refreshInterval: string;
 }

@@ -14,6 +14,8 @@ import * as yaml from 'js-yaml';
 import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1';
 import { Kustomization } from '@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1';
 import { GitRepository } from '@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1';
+import { SealedSecret } from '@kubernetes-models/sealed-secrets/bitnami.com/v1alpha1/SealedSecret';
+import { referencedSecrets } from '../../lib/cli/credentials';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, type K8sObject } from '../unit/helpers';
 
@@ -30,6 +32,7 @@ function schemaError(obj: K8sObject): string | undefined {
     'argoproj.io/v1alpha1/Application': Application,
     'kustomize.toolkit.fluxcd.io/v1/Kustomization': Kustomization,
     'source.toolkit.fluxcd.io/v1/GitRepository': GitRepository,
+    'bitnami.com/v1alpha1/SealedSecret': SealedSecret,
   };
   const cls = classes[`${obj.apiVersion}/${obj.kind}`];
   if (!cls) return `no schema for ${obj.apiVersion}/${obj.kind}`;
@@ -93,5 +96,25 @@ describe('gitops: GIVEN dist/ WHEN kustomize builds it as Flux does (a generated
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('gitops: GIVEN the SealedSecret example (not run here: no Sealed Secrets controller on the pod runtime)', () => {
+  const sealed = load(join(GITOPS, 'sealed-secret.yaml'));
+
+  it('THEN it validates against its CRD schema, and a value that is not a string is rejected', () => {
+    expect(sealed.map((o) => o.kind)).toEqual(['SealedSecret']);
+    expect(schemaError(sealed[0])).toBeUndefined();
+    const broken = JSON.parse(JSON.stringify(sealed[0]));
+    broken.spec.encryptedData['app-password'] = 42;
+    expect(schemaError(broken)).toMatch(/encryptedData/);
+  });
+
+  it('THEN it unseals into the Secret the pods of dist/ mount, with every key they mount', () => {
+    const [mounted] = referencedSecrets(distObjects() as never);
+    const s = sealed[0];
+    expect({ name: s.spec.template.metadata.name, namespace: s.spec.template.metadata.namespace }).toEqual({ name: mounted.name, namespace: mounted.namespace });
+    expect({ name: s.metadata.name, namespace: s.metadata.namespace }).toEqual({ name: mounted.name, namespace: mounted.namespace });
+    expect(Object.keys(s.spec.encryptedData).sort()).toEqual(mounted.keys);
   });
 });

@@ -1058,3 +1058,36 @@ describe('constructs: GIVEN an application chart next to a cluster WHEN it wires
     expect(Testing.synth(chart).filter((o) => o.kind === 'Secret')).toEqual([]);
   });
 });
+
+describe('constructs: GIVEN credentials.externalSecret WHEN synthesized THEN an ExternalSecret writes the credentials Secret, and no Secret is emitted', () => {
+  const objects = synthCluster(
+    { credentials: { externalSecret: { storeName: 'vault', storeKind: 'ClusterSecretStore', remoteKey: 'databases/orders', refreshInterval: '15m' } } },
+    { id: 'orders', namespace: 'shop' },
+  );
+  const es = objects.find((o) => o.kind === 'ExternalSecret')!;
+
+  it('one ExternalSecret named after the Secret, in the cluster namespace, before the workloads (config sync wave)', () => {
+    expect(objects.filter((o) => o.kind === 'ExternalSecret')).toHaveLength(1);
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(es.apiVersion).toBe('external-secrets.io/v1');
+    expect(es.metadata).toMatchObject({ name: 'orders-credentials', namespace: 'shop' });
+    const configMapWave = objects.find((o) => o.kind === 'ConfigMap')!.metadata.annotations['argocd.argoproj.io/sync-wave'];
+    expect(es.metadata.annotations['argocd.argoproj.io/sync-wave']).toBe(configMapWave);
+  });
+
+  it('reads each of the five keys from the property of the same name of the one remote secret, from the named store', () => {
+    expect(es.spec.secretStoreRef).toEqual({ name: 'vault', kind: 'ClusterSecretStore' });
+    expect(es.spec.refreshInterval).toBe('15m');
+    expect(es.spec.data).toEqual(
+      ['superuser-password', 'replication-password', 'app-password', 'monitor-password', 'pgpool-key'].map((key) => ({ secretKey: key, remoteRef: { key: 'databases/orders', property: key } })),
+    );
+  });
+
+  it('keeps the Secret when the ExternalSecret is pruned or the store loses the remote secret (the pods need it to restart)', () => {
+    expect(es.spec.target).toEqual({ name: 'orders-credentials', creationPolicy: 'Orphan', deletionPolicy: 'Retain' });
+  });
+
+  it('without the prop, no ExternalSecret', () => {
+    expect(synthCluster({}, { namespace: 'shop' }).filter((o) => o.kind === 'ExternalSecret')).toEqual([]);
+  });
+});

@@ -205,6 +205,24 @@ function crossObjectProblems(objects: K8sObject[], secretKeys: string[]): string
     }
   }
 
+  // An ExternalSecret writes a Secret some workload mounts, with every key each workload mounts
+  // from it, in the workloads' namespace.
+  for (const es of objects.filter((o) => o.kind === 'ExternalSecret')) {
+    const target: string = es.spec.target?.name ?? es.metadata.name;
+    const written = new Set<string>((es.spec.data ?? []).map((d: { secretKey: string }) => d.secretKey));
+    const mounting = workloads.filter((w) => (w.spec.template.spec.volumes ?? []).some((v: { secret?: { secretName: string } }) => v.secret?.secretName === target));
+    if (mounting.length === 0) problems.push(`${id(es)} writes Secret ${target}, which no workload mounts`);
+    for (const w of mounting) {
+      if (w.metadata.namespace !== es.metadata.namespace) problems.push(`${id(es)} is in namespace ${es.metadata.namespace}, ${id(w)} in ${w.metadata.namespace}`);
+      for (const v of w.spec.template.spec.volumes ?? []) {
+        if (v.secret?.secretName !== target) continue;
+        for (const item of v.secret.items ?? []) {
+          if (!written.has(item.key)) problems.push(`${id(w)} mounts key ${item.key} of ${target}, which ${id(es)} does not write`);
+        }
+      }
+    }
+  }
+
   for (const o of objects) {
     const name: string = o.metadata.name;
     if (o.kind === 'Service' && !(DNS_1035_LABEL.test(name) && name.length <= 63)) problems.push(`${id(o)} is not a DNS-1035 label of at most 63 characters`);
@@ -283,6 +301,17 @@ describe('cross-object: GIVEN broken objects THEN the checker reports them (so t
     expect(problems.some((p) => p.includes('missing-config, which is not emitted'))).toBe(true);
     expect(problems.some((p) => p.includes('tls-key is not documented'))).toBe(true);
     expect(problems.some((p) => p.includes('runs missing.sh'))).toBe(true);
+  });
+
+  it('an ExternalSecret that leaves out a key the pods mount, and one whose Secret no pod mounts', () => {
+    const objects = synthCluster({ credentials: { externalSecret: { storeName: 'vault', remoteKey: 'db/orders' } } }, { namespace: 'db' });
+    expect(crossObjectProblems(objects, keys)).toEqual([]);
+    const es = objects.find((o) => o.kind === 'ExternalSecret')!;
+    es.spec.data = es.spec.data.filter((d: { secretKey: string }) => d.secretKey !== 'pgpool-key');
+    const stray = { ...JSON.parse(JSON.stringify(es)), metadata: { ...es.metadata, name: 'stray' }, spec: { ...es.spec, target: { name: 'stray' } } };
+    const problems = crossObjectProblems([...objects, stray], keys);
+    expect(problems).toContain('Deployment/c-pgpool mounts key pgpool-key of c-credentials, which ExternalSecret/c-credentials does not write');
+    expect(problems).toContain('ExternalSecret/stray writes Secret stray, which no workload mounts');
   });
 
   it('a config path outside the mounts and a socket directory on a read-only mount', () => {

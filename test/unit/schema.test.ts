@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'module';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ExternalSecret } from '@kubernetes-models/external-secrets/external-secrets.io/v1/ExternalSecret';
 import { StatefulSet } from 'kubernetes-models/apps/v1';
 import { allSetsWithEveryTier, synthCluster, type K8sObject } from './helpers';
 
@@ -14,6 +15,11 @@ interface Validatable {
 }
 type ModelClass = new (data: K8sObject) => Validatable;
 
+/** The custom resources the library emits, from the @kubernetes-models package of their operator (ESM only). */
+const CUSTOM_RESOURCES: Record<string, ModelClass> = {
+  'external-secrets.io/v1/ExternalSecret': ExternalSecret as unknown as ModelClass,
+};
+
 /**
  * The kubernetes-models class for an object's apiVersion and kind, e.g. `apps/v1` + `StatefulSet`
  * -> `kubernetes-models/apps/v1`.StatefulSet. Throws for a kind the package does not know.
@@ -22,6 +28,8 @@ function modelClassFor(apiVersion: string, kind: string): ModelClass {
   if (!/^([a-z0-9.-]+\/)?v\d+((alpha|beta)\d+)?$/.test(apiVersion) || !/^[A-Z][A-Za-z0-9]*$/.test(kind)) {
     throw new Error(`malformed apiVersion/kind ${apiVersion}/${kind}`);
   }
+  const custom = CUSTOM_RESOURCES[`${apiVersion}/${kind}`];
+  if (custom) return custom;
   let module: Record<string, unknown>;
   try {
     module = requireModule(`kubernetes-models/${apiVersion}`);
@@ -80,6 +88,7 @@ describe('schema: GIVEN every synthesized object WHEN validated against the Kube
     expect([...kinds].sort()).toEqual([
       'apps/v1/Deployment',
       'apps/v1/StatefulSet',
+      'external-secrets.io/v1/ExternalSecret',
       'policy/v1/PodDisruptionBudget',
       'v1/ConfigMap',
       'v1/Namespace',
@@ -119,6 +128,18 @@ describe('schema: GIVEN a broken object THEN the validator rejects it (so the ch
 
   it('a missing required selector is rejected', () => {
     expect(schemaError(broken((o) => delete o.spec.selector))).toMatch(/selector/);
+  });
+
+  it("the credentials ExternalSecret is valid, and one with a store kind the operator does not know, or without its remoteRef, is rejected", () => {
+    const es = synthCluster({ credentials: { externalSecret: { storeName: 'vault', remoteKey: 'db/orders' } } }, { namespace: 'db' }).find((o) => o.kind === 'ExternalSecret')!;
+    expect(schemaError(es)).toBeUndefined();
+    const copy = () => JSON.parse(JSON.stringify(es)) as K8sObject;
+    const badKind = copy();
+    badKind.spec.secretStoreRef.kind = 'VaultStore';
+    expect(schemaError(badKind)).toMatch(/secretStoreRef\/kind/);
+    const noRef = copy();
+    delete noRef.spec.data[0].remoteRef;
+    expect(schemaError(noRef)).toMatch(/remoteRef/);
   });
 
   it('an unknown kind fails instead of passing unvalidated', () => {

@@ -229,6 +229,12 @@ const BAD_INPUTS: BadRow[] = [
   ['appDatabase template1', { users: { appDatabase: 'template1' } }, 'users.appDatabase', /"template1" is a database the cluster reserves/],
   ['appDatabase repmgr', { users: { appDatabase: 'repmgr' } }, 'users.appDatabase', /"repmgr" is a database the cluster reserves/],
   ['credentials.secretName invalid', { credentials: { secretName: 'My_Secret' } }, 'credentials.secretName', /"My_Secret" is not a valid Secret name.*lower-case letters, digits, - and \./],
+  ['externalSecret without storeName', { credentials: { externalSecret: { remoteKey: 'db/orders' } } }, 'credentials.externalSecret.storeName', /undefined is not a valid store name.*Name your SecretStore or ClusterSecretStore/],
+  ['externalSecret storeName invalid', { credentials: { externalSecret: { storeName: 'Vault_Store', remoteKey: 'db/orders' } } }, 'credentials.externalSecret.storeName', /"Vault_Store" is not a valid store name/],
+  ['externalSecret storeKind unknown', { credentials: { externalSecret: { storeName: 'vault', storeKind: 'ClusterStore', remoteKey: 'db/orders' } } }, 'credentials.externalSecret.storeKind', /"ClusterStore" is not a store kind.*'SecretStore' or 'ClusterSecretStore'/],
+  ['externalSecret remoteKey empty', { credentials: { externalSecret: { storeName: 'vault', remoteKey: ' ' } } }, 'credentials.externalSecret.remoteKey', /is empty.*remote secret's key/],
+  ['externalSecret refreshInterval not a duration', { credentials: { externalSecret: { storeName: 'vault', remoteKey: 'db/orders', refreshInterval: '1 hour' } } }, 'credentials.externalSecret.refreshInterval', /"1 hour" is not a duration.*Go duration like '1h'/],
+  ['externalSecret misspelt key', { credentials: { externalSecret: { storeName: 'vault', remotekey: 'db/orders' } } }, 'credentials.externalSecret.remotekey', /did you mean remoteKey/],
   // ---- pgpool
   ['pgpool.version 4.2', { pgpool: { version: '4.2' } }, 'pgpool.version', /"4.2" is not supported.*Use one of 4.3, 4.4, 4.5, 4.6/],
   ['pgpool.version with a patch level', { pgpool: { version: '4.5.1' } }, 'pgpool.version', /"4.5.1" is not supported/],
@@ -785,6 +791,20 @@ describe('validation: GIVEN a prop WHEN resolved THEN it has its effect on the m
     expect(c.credentialsSecretName).toBe('shop.db-creds');
     expect(c.users).toMatchObject({ appUser: 'shop', appDatabase: 'shop', monitorUser: 'mon' });
     expect(resolve({ users: { appUser: 'shop', appDatabase: 'orders' } }).users.appDatabase).toBe('orders');
+  });
+
+  it('credentials.externalSecret: off by default; when set, kept with SecretStore and 1h as defaults', () => {
+    expect(resolve().externalSecret).toBeUndefined();
+    expect(resolve({ credentials: { externalSecret: { storeName: 'vault', remoteKey: 'db/orders' } } }).externalSecret).toEqual({
+      storeName: 'vault',
+      storeKind: 'SecretStore',
+      remoteKey: 'db/orders',
+      refreshInterval: '1h',
+    });
+    expect(
+      resolve({ credentials: { externalSecret: { storeName: 'vault', storeKind: 'ClusterSecretStore', remoteKey: 'db/orders', refreshInterval: '1h30m' } } }).externalSecret,
+    ).toMatchObject({ storeKind: 'ClusterSecretStore', refreshInterval: '1h30m' });
+    expect(resolve({ credentials: { externalSecret: { storeName: 'vault', remoteKey: 'k', refreshInterval: '0' } } }).externalSecret?.refreshInterval).toBe('0');
   });
 
   it('scheduling is kept', () => {
