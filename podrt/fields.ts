@@ -103,6 +103,9 @@ const POD_SPEC = (s: string) => [
 
 const TEMPLATE = ['spec.template.metadata.labels.*', 'spec.template.metadata.annotations.*', 'spec.template.metadata.name', ...POD_SPEC('spec.template.spec')];
 
+/** A label selector: matchLabels and matchExpressions (In, NotIn, Exists, DoesNotExist). */
+const SELECTOR = (at: string) => [`${at}.matchLabels.*`, `${at}.matchExpressions[].key`, `${at}.matchExpressions[].operator`, `${at}.matchExpressions[].values`];
+
 export const IMPLEMENTED: Record<string, string[]> = {
   'v1/Namespace': [...META],
   'v1/ServiceAccount': [...META, 'automountServiceAccountToken=false'],
@@ -146,6 +149,19 @@ export const IMPLEMENTED: Record<string, string[]> = {
     ...TEMPLATE,
   ],
   'policy/v1/PodDisruptionBudget': [...META, 'spec.minAvailable', 'spec.maxUnavailable', 'spec.selector.matchLabels.*'],
+  // Ingress only (network-policy.ts); an egress section is reported, not enforced.
+  'networking.k8s.io/v1/NetworkPolicy': [
+    ...META,
+    ...SELECTOR('spec.podSelector'),
+    'spec.policyTypes',
+    ...SELECTOR('spec.ingress[].from[].podSelector'),
+    ...SELECTOR('spec.ingress[].from[].namespaceSelector'),
+    'spec.ingress[].from[].ipBlock.cidr',
+    'spec.ingress[].from[].ipBlock.except',
+    'spec.ingress[].ports[].protocol',
+    'spec.ingress[].ports[].port',
+    'spec.ingress[].ports[].endPort',
+  ],
 };
 
 /** Values that are accepted only with particular settings; anything else is reported. */

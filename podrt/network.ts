@@ -9,6 +9,7 @@ import { netnsPrefix } from './cleanup';
 import { hostsFile, resolvConf } from './dns';
 import { Service } from './k8s-types';
 import { Pod } from './pod';
+import { ingressFor, policyRuleset, type NetworkPolicy, type PolicyPod } from './network-policy';
 import { endpoints, serviceRuleset } from './services';
 import { CGROUP_ROOT, LineClient, mkdirp, must, rmrf, run, spawnReady } from './util';
 
@@ -29,7 +30,7 @@ export class Network {
   private ipSeq = 10;
   private svcSeq = 10;
   private syncing?: Promise<void>;
-  private nftApplied = new Map<string, string>(); // netns -> ruleset
+  private nftApplied = new Map<string, string>(); // "netns table" -> ruleset
   private hostsWritten = new Map<string, string>(); // file -> content
   private hostsPending = new Map<string, string>(); // file -> content scheduled (dnsLagMs)
 
@@ -130,7 +131,7 @@ export class Network {
   async teardownPod(pod: Pod): Promise<void> {
     if (!pod.netns) return;
     await run('ip', ['netns', 'del', pod.netns]);
-    this.nftApplied.delete(pod.netns);
+    for (const key of [...this.nftApplied.keys()]) if (key.startsWith(`${pod.netns} `)) this.nftApplied.delete(key);
     rmrf(`/etc/netns/${pod.netns}`);
     this.hostsWritten.delete(`/etc/netns/${pod.netns}/hosts`);
   }
@@ -151,10 +152,36 @@ export class Network {
     return hostsFile(pod, this.eng.opts.clusterDomain, this.eng.store.list('Service'), this.ipOf, this.endpointsOf);
   }
 
-  private async applyNft(netns: string, ruleset: string): Promise<void> {
-    if (this.nftApplied.get(netns) === ruleset) return;
+  /** Loads `ruleset` into `netns` unless it is the one last loaded there for `table`. */
+  private async applyNft(netns: string, ruleset: string, table = 'services'): Promise<void> {
+    const key = `${netns} ${table}`;
+    if (this.nftApplied.get(key) === ruleset) return;
     await must('/usr/bin/nsenter', [`--net=/run/netns/${netns}`, '/usr/sbin/nft', '-f', '-'], { input: ruleset });
-    this.nftApplied.set(netns, ruleset);
+    this.nftApplied.set(key, ruleset);
+  }
+
+  /**
+   * Each pod's NetworkPolicy ingress table (network-policy.ts), from the policies, pods and
+   * namespace labels of now. The node's addresses (probes, port-forwards) always pass, as the
+   * kubelet's do with the common CNIs. The apply is skipped when a pod's table is unchanged.
+   */
+  private async applyPolicies(): Promise<void> {
+    const eng = this.eng;
+    const policies = eng.store.list('NetworkPolicy') as unknown as NetworkPolicy[];
+    const live = [...eng.pods.values()].filter((p) => p.netns && !p.gone);
+    const policyPods: PolicyPod[] = live.map((p) => ({ namespace: p.namespace, name: p.name, labels: p.labels, ip: p.ip, namedPorts: namedPorts(p) }));
+    const namespaceLabels = (ns: string): Record<string, string> => ({
+      ...(eng.store.getObject('Namespace', '', ns)?.metadata.labels ?? {}),
+      // set by the API server on every namespace (Kubernetes 1.22+)
+      'kubernetes.io/metadata.name': ns,
+    });
+    for (let i = 0; i < live.length; i += 4) {
+      await Promise.all(
+        live.slice(i, i + 4).map((p, j) =>
+          this.applyNft(p.netns!, policyRuleset(ingressFor(policyPods[i + j], policies, policyPods, namespaceLabels), [BRIDGE_IP, PROBE_IP]), 'policy').catch(() => undefined),
+        ),
+      );
+    }
   }
 
   /** Rewrite in place (truncate + write on the same inode): bind mounts pin the inode. */
@@ -198,6 +225,7 @@ export class Network {
           for (let i = 0; i < targets.length; i += 4) {
             await Promise.all(targets.slice(i, i + 4).map((ns) => this.applyNft(ns, rs).catch(() => undefined)));
           }
+          await this.applyPolicies();
           for (const p of eng.pods.values()) if (p.cutsFrom.size && p.netns) await eng.faults.applyPartition(p).catch(() => undefined);
         }
       } finally {
@@ -206,4 +234,13 @@ export class Network {
     })();
     return this.syncing;
   }
+}
+
+/** A pod's container port names (NetworkPolicy ports may name them). */
+function namedPorts(pod: Pod): PolicyPod['namedPorts'] {
+  const out: PolicyPod['namedPorts'] = {};
+  for (const c of pod.obj.spec.containers ?? []) {
+    for (const cp of c.ports ?? []) if (cp.name) out[cp.name] = { port: cp.containerPort, protocol: cp.protocol ?? 'TCP' };
+  }
+  return out;
 }

@@ -57,7 +57,7 @@ export class ObjectStore {
     const errors: string[] = [];
     const eng = this.eng;
     // namespaces, config and services before workloads (like kubectl apply of a directory mostly ends up)
-    const order = ['Namespace', 'ServiceAccount', 'ConfigMap', 'Secret', 'PersistentVolumeClaim', 'Service', 'PodDisruptionBudget'];
+    const order = ['Namespace', 'ServiceAccount', 'ConfigMap', 'Secret', 'PersistentVolumeClaim', 'Service', 'PodDisruptionBudget', 'NetworkPolicy'];
     const sorted = [...objs].filter(Boolean).sort((a, b) => {
       const ia = order.indexOf(a.kind); const ib = order.indexOf(b.kind);
       return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
@@ -166,6 +166,7 @@ export function normalizeKind(k: string): string {
     configmaps: 'ConfigMap', secret: 'Secret', secrets: 'Secret', pdb: 'PodDisruptionBudget', poddisruptionbudget: 'PodDisruptionBudget',
     poddisruptionbudgets: 'PodDisruptionBudget', ns: 'Namespace', namespace: 'Namespace', namespaces: 'Namespace', sa: 'ServiceAccount',
     serviceaccount: 'ServiceAccount', serviceaccounts: 'ServiceAccount', events: 'Event', event: 'Event', ev: 'Event',
+    netpol: 'NetworkPolicy', networkpolicy: 'NetworkPolicy', networkpolicies: 'NetworkPolicy',
   };
   return m[k.toLowerCase()] ?? k;
 }
