@@ -89,21 +89,28 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
     const victim = cluster.members.find((m) => m !== primary)!;
     let back = -1;
     let readsOnVictim = -1;
+    let healedAt = Infinity;
     const run = await underLoad(cluster, forward.config, () => cluster.rt.partition(victim).then(() => undefined), {
       after: async (t0) => {
         await new Promise((r) => setTimeout(r, Math.max(0, t0 + STANDBY_CUT_MS - Date.now())));
         await cluster.rt.heal(victim);
+        healedAt = Date.now();
         back = await waitStreaming(cluster, victim, t0);
         readsOnVictim = await readsReach(victim);
       },
     });
-    const gap = run.workload.maxAckGap(run.t0);
-    report('member standby cut off', run, `; cut ${victim} off for ${STANDBY_CUT_MS / 1000} s; longest write gap ${gap.ms} ms (from ${gap.since}); streaming again after ${back} ms; ${readsOnVictim} of ${FRESH_READ_SESSIONS} new read sessions then read on it`);
+    const gap = run.workload.maxAckGap(run.t0, healedAt);
+    const afterHeal = run.workload.maxAckGap(healedAt);
+    report('member standby cut off', run, `; cut ${victim} off for ${STANDBY_CUT_MS / 1000} s; longest write gap while cut ${gap.ms} ms (from ${gap.since}), after the heal ${afterHeal.ms} ms (from ${afterHeal.since}); streaming again after ${back} ms; ${readsOnVictim} of ${FRESH_READ_SESSIONS} new read sessions then read on it`);
     expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
     expect(run.verdict.state.primary).toBe(primary);
-    // Designed at most 2 s plus a reconnect (11.9 s with the failover timing for every backend,
-    // 2.7-3.2 s with one retry), see BOUNDS.standbyLossWriteGapMs.
+    // While cut: designed at most 2 s plus a reconnect (11.9 s with the failover timing for every
+    // backend, 2.7-3.2 s with one retry), see BOUNDS.standbyLossWriteGapMs.
     expect(gap.ms).toBeLessThanOrEqual(BOUNDS.standbyLossWriteGapMs);
+    // After the heal nothing is designed to stop writes: the bound is the suite's one for a
+    // cluster that is not failing over, and the report prints this gap apart from the one while
+    // cut, so a stall at the re-attach is not read as the detection's.
+    expect(afterHeal.ms).toBeLessThanOrEqual(BOUNDS.steadyWriteMs);
     expect(readsOnVictim).toBeGreaterThan(0);
   }, STANDBY_CUT_MS + BOUNDS.steadyWriteMs + 2 * BOUNDS.rejoinMs);
 

@@ -269,12 +269,13 @@ export class Workload {
     };
   }
 
-  /** The longest time between two consecutive acknowledged writes since `from` (a write outage), and when it began. */
-  maxAckGap(from: number): { ms: number; since: string } {
+  /** The longest time between two consecutive acknowledged writes since `from` (a write outage), and when it began; with `until`, only gaps that began before it. */
+  maxAckGap(from: number, until = Infinity): { ms: number; since: string } {
     const ends = this.acked().filter((r) => r.end >= from).map((r) => r.end).sort((x, y) => x - y);
     let gap = 0;
     let since = from;
-    for (let i = 1; i < ends.length; i++) {
+    // A gap belongs to the window its last acknowledged write before it falls in.
+    for (let i = 1; i < ends.length && ends[i - 1] < until; i++) {
       if (ends[i] - ends[i - 1] > gap) [gap, since] = [ends[i] - ends[i - 1], ends[i - 1]];
     }
     return { ms: gap, since: new Date(since).toISOString() };
