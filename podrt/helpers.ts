@@ -83,8 +83,8 @@ export async function httpGet(rt: PodRuntime, pod: string, url: string, timeoutS
   return r.stdout.trim();
 }
 
-/** TCP connect from inside a pod: "connected", "refused", or "timeout" (with the elapsed ms). */
-export async function tcpConnect(rt: PodRuntime, pod: string, host: string, port: number, timeoutS = 3): Promise<{ result: string; ms: number }> {
+/** TCP connect from inside a pod (of `namespace`): "connected", "refused", or "timeout" (with the elapsed ms). */
+export async function tcpConnect(rt: PodRuntime, pod: string, host: string, port: number, timeoutS = 3, namespace?: string): Promise<{ result: string; ms: number }> {
   const r = await rt.exec(pod, undefined, ['python3', '-c', [
     'import socket,sys,time',
     't=time.time()',
@@ -94,7 +94,7 @@ export async function tcpConnect(rt: PodRuntime, pod: string, host: string, port
     'except (socket.timeout, TimeoutError): r="timeout"',
     'except OSError as e: r="error:"+str(e)',
     'print(r, int((time.time()-t)*1000))',
-  ].join('\n'), host, String(port)]);
+  ].join('\n'), host, String(port)], namespace ? { namespace } : {});
   const [result, ms] = r.stdout.trim().split(' ');
   return { result: result ?? `exec failed: ${r.stderr}`, ms: Number(ms) };
 }
