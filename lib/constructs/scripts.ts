@@ -30,6 +30,7 @@ export const NODE_SCRIPT_FILES = [
 export const PGPOOL_SCRIPT_FILES = [
   'lib-base.sh',
   'lib-session.sh',
+  'pgpool-check-watch.sh',
   'pgpool-decide.sh',
   'pgpool-entrypoint.sh',
   'pgpool-failover.sh',

@@ -88,3 +88,41 @@ decide_orphan_backends() {
   VERDICT=detach REPLY="${up[*]}"
   REASON="pgpool has no primary, no backend answers as one, and pgpool has backends ${up[*]} up (writes would reach a standby)"
 }
+
+# Is a health-check process hung? pgpool arms an alarm of health_check_timeout around each
+# check, but installs SIGALRM with SA_RESTART, and reads the login's answer with a plain
+# read() on a blocking socket: once the TCP handshake is done, the alarm fires, read() is
+# restarted, and the check blocks until TCP gives up, minutes later. That happens when a node
+# freezes (its kernel still completes handshakes) or when a cut falls between the handshake
+# and the login's answer. pgpool then never detaches that backend, and every session that
+# uses it waits. A working check waits in one stretch at most its longest single wait (the
+# period, the timeout or the retry delay) before it is scheduled again.
+# $1: backend id; $2: pgpool's primary when it is the live one (empty: unknown); $3: ms the
+# check process has gone without being scheduled; $4: ms of the longest single wait of a
+# working check of that backend.
+#   ok       scheduled within that wait plus HUNG_CHECK_MARGIN_MS (a loaded machine may run a
+#            woken process late);
+#   detach   hung on a standby while the primary is known: detach the backend (what the
+#            check would have done, had its timeout worked) and start a new check;
+#   restart  hung on the primary, or while no primary is known: a new check only; its connect
+#            and login get a timeout again, so if the backend is gone the check fails in time
+#            and pgpool's own failover handling follows (never a detach of the primary here).
+HUNG_CHECK_MARGIN_MS=1000
+decide_health_check() {
+  local id=$1 primary=$2 unscheduled=$3 wait=$4
+  local bound=$((wait + HUNG_CHECK_MARGIN_MS))
+  VERDICT=ok REPLY=$id REASON="the health check of backend $id was scheduled within ${bound} ms"
+  ((unscheduled > bound)) || return 0
+  REASON="the health check of backend $id has not run for ${unscheduled} ms, longer than any of its waits (${wait} ms) allows: it is blocked reading a login answer that never comes (pgpool's timeout does not interrupt that read)"
+  if [[ -n $primary && $primary != "$id" ]]; then
+    VERDICT=detach
+    REASON+="; backend $id is a standby and backend $primary the primary"
+  else
+    VERDICT=restart
+    if [[ -n $primary ]]; then
+      REASON+="; backend $id is the primary"
+    else
+      REASON+="; backend $id is not known to be a standby (no primary known)"
+    fi
+  fi
+}

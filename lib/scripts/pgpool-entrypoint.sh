@@ -53,6 +53,8 @@ source "$SCRIPTS_DIR/lib-base.sh"
 source "$SCRIPTS_DIR/lib-session.sh"
 # shellcheck source=pgpool-decide.sh
 source "$SCRIPTS_DIR/pgpool-decide.sh"
+# shellcheck source=pgpool-check-watch.sh
+source "$SCRIPTS_DIR/pgpool-check-watch.sh"
 # on_term: SIGTERM (lib-base.sh's on_signal records it; on_term runs at the next nap).
 # shellcheck source=pgpool-stop.sh
 source "$SCRIPTS_DIR/pgpool-stop.sh"
@@ -326,6 +328,14 @@ reconcile() {
     fi
   done
   judge_reach "$n" "${lives[@]}"
+  # For the health-check watch: the primary whose standbys have their own check settings,
+  # while pgpool agrees with the live one (a builtin write: no fork).
+  local known=
+  if [[ -n $true_primary && $pool_primary == "$true_primary" ]] && ((!failing_over)) &&
+    [[ -z $PGHA_STANDBY_HEALTH_CHECK || $HEALTH_CHECK_PRIMARY == "$true_primary" ]]; then
+    known=$true_primary
+  fi
+  printf '%s\n' "$known" >"$KNOWN_PRIMARY_FILE"
   if ((failing_over)); then
     if [[ -e $FAILOVER_WAITING ]]; then
       # Held on purpose: the failover command waits for the new primary (bounded).
@@ -434,6 +444,7 @@ tune_health_checks() {
   fi
   if pcp pcp_reload_config >/dev/null 2>&1; then
     HEALTH_CHECK_PRIMARY=$primary
+    printf '%s\n' "$primary" >"$KNOWN_PRIMARY_FILE"
     log "health check: backends other than $primary (the primary) are detached after ${timeout}s x $((retries + 1)) attempts: pcp_reload_config"
   else
     log "pcp_reload_config failed (the standbys' health check stays as it was)"
@@ -513,6 +524,7 @@ main() {
   perl "$SCRIPTS_DIR/status-server.pl" 0 "$PGHA_HEALTH_PORT" "$STATUS_FILE" "$RUN_DIR/busy" \
     "$PGHA_READY_MAX_AGE" "$PGHA_LIVE_MAX_AGE" &
   start_pgpool
+  start_check_watch
   supervise
 }
 

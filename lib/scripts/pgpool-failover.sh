@@ -53,6 +53,9 @@ if [[ $failed != "$old_primary" ]]; then
   fi
   exit 0
 fi
+# The primary is being detached: the entrypoint's health-check watch must not take any backend
+# for a standby until a reconcile pass has seen the new primary (pgpool-check-watch.sh).
+: >"$PGHA_PGPOOL_RUN_DIR/known-primary"
 
 # "ID|RECOVERY|WALRECEIVER|AGE" of backend $1 at $2:$3 (pgpool-decide.sh), "ID|" when it does
 # not answer within the connect timeout plus a second.

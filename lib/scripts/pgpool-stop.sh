@@ -87,6 +87,8 @@ on_term() {
   trap - TERM INT
   # shellcheck disable=SC2034 # lib-base.sh's flag: handled now
   TERM_REQUESTED=0
+  # No correction while pgpool stops.
+  [[ -n ${WATCH_PID:-} ]] && kill -TERM "$WATCH_PID" 2>/dev/null
   nap_open
   drain_and_stop SIGTERM
   exit 0

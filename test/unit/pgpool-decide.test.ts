@@ -90,3 +90,39 @@ describe("decide_orphan_backends: GIVEN pgpool's primary, the backends that answ
     expect(orphans('', '', '3', '3', '3')).toEqual({ verdict: 'ok', reply: '' });
   });
 });
+
+function judgeCheck(...args: string[]): { verdict: string; reply: string; reason: string } {
+  const out = execFileSync('bash', ['-c', `source "${SCRIPT}"; decide_health_check "$@"; printf '%s\\n%s\\n%s' "$VERDICT" "$REPLY" "$REASON"`, 'judge', ...args], { encoding: 'utf8' });
+  const [verdict, reply, reason] = out.split('\n');
+  return { verdict, reply, reason };
+}
+
+describe('decide_health_check: GIVEN how long a health-check process went unscheduled and its longest single wait', () => {
+  it('WHEN a standby check went unscheduled no longer than its wait plus the margin THEN ok', () => {
+    expect(judgeCheck('1', '0', '2000', '1000')).toMatchObject({ verdict: 'ok', reply: '1' });
+    expect(judgeCheck('1', '0', '350', '1000')).toMatchObject({ verdict: 'ok' });
+  });
+
+  it('WHEN a standby check went unscheduled past that bound while the primary is known THEN detach that standby', () => {
+    const d = judgeCheck('1', '0', '2001', '1000');
+    expect(d).toMatchObject({ verdict: 'detach', reply: '1' });
+    expect(d.reason).toMatch(/blocked reading a login answer/);
+    expect(d.reason).toMatch(/backend 1 is a standby and backend 0 the primary/);
+  });
+
+  it("WHEN the primary's own check is hung THEN restart the check, never a detach of the primary", () => {
+    const d = judgeCheck('0', '0', '9000', '2000');
+    expect(d).toMatchObject({ verdict: 'restart', reply: '0' });
+    expect(d.reason).toMatch(/backend 0 is the primary/);
+  });
+
+  it('WHEN no primary is known THEN restart only, whichever backend it is', () => {
+    const d = judgeCheck('2', '', '9000', '1000');
+    expect(d).toMatchObject({ verdict: 'restart', reply: '2' });
+    expect(d.reason).toMatch(/no primary known/);
+  });
+
+  it("WHEN the primary's check waits its longer timeout THEN ok within that wait plus the margin", () => {
+    expect(judgeCheck('0', '0', '2900', '2000')).toMatchObject({ verdict: 'ok' });
+  });
+});
