@@ -1,6 +1,7 @@
 export * from './checksum';
 export * from './credentials-external-secret';
 export * from './labels';
+export * from './network-policies';
 export * from './scripts-config-map';
 export * from './pgpool-deployment';
 export * from './pod-spec';

@@ -15,6 +15,7 @@ import type { PostgresClusterProps } from '../model/props';
 import { resolveCluster } from '../model/resolve-cluster';
 import type { ResolvedCluster } from '../model/resolved';
 import { CredentialsExternalSecret } from './credentials-external-secret';
+import { ClusterNetworkPolicies } from './network-policies';
 import { objectAnnotations, objectLabels } from './labels';
 import { NodeScripts, PgpoolScripts } from './scripts-config-map';
 import { PgpoolDeployment } from './pgpool-deployment';
@@ -77,6 +78,9 @@ export class PostgresCluster extends Construct {
     );
     const pgpoolScripts = new PgpoolScripts(this, 'PgpoolScripts', { cluster });
     this.pgpool = new PgpoolDeployment(this, 'Pgpool', { cluster, scripts: pgpoolScripts, serviceAccountName: serviceAccount.name });
+    if (cluster.network.policies) {
+      new ClusterNetworkPolicies(this, 'NetworkPolicies', { cluster });
+    }
     this.service = clusterService(cluster, this.pgpool.service.name);
     this.endpoint = this.service.host;
     this.credentials = clusterCredentials(this, cluster);

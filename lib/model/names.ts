@@ -28,6 +28,10 @@ export const NAME_SUFFIX = {
   serviceAccount: '-pgha',
   config: '-config',
   readService: '-ro',
+  /** NetworkPolicy of every PostgreSQL pod of the cluster (members, cascades, witness). */
+  postgresPolicy: '-postgresql',
+  /** NetworkPolicy of the Pgpool-II pods (a NetworkPolicy name; the Deployment's is the same). */
+  pgpoolPolicy: '-pgpool',
 } as const;
 
 /** Name of the ConfigMap holding the rendered config of the tier whose StatefulSet is `sts`. */

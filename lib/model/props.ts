@@ -379,6 +379,51 @@ export interface Toleration {
   readonly tolerationSeconds?: number;
 }
 
+/**
+ * Who may connect to what. The library emits NetworkPolicies that deny every connection into the
+ * cluster's pods except these: PostgreSQL (5432) from the cluster's PostgreSQL and Pgpool-II pods;
+ * the members' status endpoint (8008) from the cluster's PostgreSQL pods; Pgpool-II (5432) from
+ * `pgpoolClients`. The kubelet's probes come from the node, which the common CNIs always let in.
+ * Policies only add to each other: a metrics scraper, for instance, is let in by a policy of
+ * your own that selects the same pods.
+ */
+export interface NetworkOptions {
+  /**
+   * Emit the NetworkPolicies. Turn off only where another layer (a service mesh, your own
+   * policies) guards the pods: the pg_hba/pool_hba address ranges alone let every pod of the
+   * allowed ranges try passwords.
+   * @default true
+   */
+  readonly policies?: boolean;
+  /**
+   * Who may connect to Pgpool-II, the cluster's front door. Each entry is one peer: pods with
+   * all of `podLabels` (in the cluster's namespace, or in `namespaces` when given), every pod of
+   * `namespaces`, or the addresses of `cidr` (alone: Kubernetes does not combine an address
+   * range with selectors).
+   * @default [{ podLabels: {} }] - every pod of the cluster's namespace
+   */
+  readonly pgpoolClients?: NetworkPeer[];
+}
+
+/** One source of connections in a NetworkPolicy. */
+export interface NetworkPeer {
+  /**
+   * Namespaces, by name (the `kubernetes.io/metadata.name` label every namespace has).
+   * @default - the cluster's namespace
+   */
+  readonly namespaces?: string[];
+  /**
+   * Pods that carry all of these labels; `{}` is every pod.
+   * @default - every pod of `namespaces`
+   */
+  readonly podLabels?: Record<string, string>;
+  /**
+   * An address range (CIDR), e.g. a load balancer's or a VPN's, instead of selectors.
+   * @default - none
+   */
+  readonly cidr?: string;
+}
+
 /** Props of {@link PostgresCluster}. */
 export interface PostgresClusterProps {
   /**
@@ -420,6 +465,8 @@ export interface PostgresClusterProps {
   readonly users?: UsersOptions;
   /** @default - spread preferred across hosts and zones */
   readonly scheduling?: SchedulingOptions;
+  /** @default - NetworkPolicies on; Pgpool-II open to every pod of the cluster's namespace */
+  readonly network?: NetworkOptions;
   /**
    * Extra labels on every object and pod (never part of a selector, so they may change).
    * @default - none

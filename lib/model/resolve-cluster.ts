@@ -22,6 +22,7 @@ import type {
   CascadeLayerOptions,
   ContainerResources,
   ExternalSecretOptions,
+  NetworkOptions,
   NodeSelectorRequirement,
   PostgresClusterProps,
   StorageOptions,
@@ -43,6 +44,8 @@ import type {
   ResolvedBackend,
   ResolvedCluster,
   ResolvedExternalSecret,
+  ResolvedNetwork,
+  ResolvedNetworkPeer,
   ResolvedResources,
   ResolvedTier,
   ResolvedTiming,
@@ -308,9 +311,67 @@ const PROP_OF_GROUP: Readonly<Record<string, string>> = {
   nodeSelectorRequirement: 'scheduling.nodeAffinity requirements',
 };
 
-/** Refuses anything but a plain object at `prop`, and every key of it not in `known`. */
 /** A Go duration as the External Secrets Operator parses it ('1h', '15m', '1h30m', '0'). */
 const GO_DURATION = /^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$/;
+
+/**
+ * The NetworkPolicy settings. Refused: a policy that would let no client reach Pgpool-II (no
+ * peer, or a peer that matches nothing), peers Kubernetes would reject, and clients named while
+ * the policies are off (they would guard nothing).
+ */
+function resolveNetwork(network: NetworkOptions | undefined): ResolvedNetwork {
+  const policies = network?.policies ?? true;
+  check(typeof policies === 'boolean', 'network.policies', `${JSON.stringify(policies)} is not true or false`, 'Use true (the default) or false.');
+  if (!policies) {
+    check(
+      network?.pgpoolClients === undefined,
+      'network.pgpoolClients',
+      'is set while network.policies is false: no NetworkPolicy would enforce it',
+      'Drop network.pgpoolClients, or turn network.policies on.',
+    );
+    return { policies, pgpoolClients: [] };
+  }
+  const clients = network?.pgpoolClients ?? [{ podLabels: {} }];
+  check(Array.isArray(clients), 'network.pgpoolClients', 'must be a list of peers', "Give [{ namespaces: ['shop'] }] or [{ podLabels: { app: 'shop' } }].");
+  check(
+    clients.length > 0,
+    'network.pgpoolClients',
+    'is empty: the NetworkPolicy would let no client reach Pgpool-II, and the applications could not connect',
+    "Name your applications: [{ namespaces: ['shop'] }], [{ podLabels: { app: 'shop' } }], or leave it out for every pod of the cluster's namespace.",
+  );
+  const pgpoolClients = clients.map((peer, i): ResolvedNetworkPeer => {
+    const prop = `network.pgpoolClients[${i}]`;
+    checkKnownKeys(prop, peer, KNOWN_KEYS.networkPeer);
+    const { namespaces, podLabels, cidr } = peer;
+    check(
+      namespaces !== undefined || podLabels !== undefined || cidr !== undefined,
+      prop,
+      'names no namespace, pod label or address range, so it would let no client in',
+      "Give namespaces (e.g. ['shop']), podLabels (e.g. { app: 'shop' }, or {} for every pod) or cidr.",
+    );
+    if (cidr !== undefined) {
+      check(namespaces === undefined && podLabels === undefined, prop, 'combines cidr with namespaces or podLabels, which Kubernetes rejects', 'Make the address range a peer of its own.');
+      check(typeof cidr === 'string' && isCidr(cidr), `${prop}.cidr`, `${JSON.stringify(cidr)} is not a CIDR`, "Use a range like '10.0.0.0/8'.");
+      return { cidr };
+    }
+    if (namespaces !== undefined) {
+      check(Array.isArray(namespaces) && namespaces.length > 0, `${prop}.namespaces`, 'is empty: the peer would match no namespace', "Name at least one namespace, e.g. ['shop'], or leave namespaces out for the cluster's own.");
+      namespaces.forEach((ns, j) =>
+        check(
+          typeof ns === 'string' && DNS_1123_LABEL.test(ns) && ns.length <= MAX_LABEL_LENGTH,
+          `${prop}.namespaces[${j}]`,
+          `${JSON.stringify(ns)} is not a valid namespace name`,
+          'Use lower-case letters, digits and -, at most 63 characters.',
+        ),
+      );
+    }
+    if (podLabels !== undefined) {
+      checkStringMap(`${prop}.podLabels`, podLabels, 'label');
+    }
+    return { ...(namespaces === undefined ? {} : { namespaces: [...namespaces] }), ...(podLabels === undefined ? {} : { podLabels: { ...podLabels } }) };
+  });
+  return { policies, pgpoolClients };
+}
 
 function resolveExternalSecret(es: ExternalSecretOptions | undefined): ResolvedExternalSecret | undefined {
   if (es === undefined) return undefined;
@@ -325,6 +386,7 @@ function resolveExternalSecret(es: ExternalSecretOptions | undefined): ResolvedE
   return { storeName: es.storeName, storeKind, remoteKey: es.remoteKey, refreshInterval };
 }
 
+/** Refuses anything but a plain object at `prop`, and every key of it not in `known`. */
 function checkKnownKeys(prop: string, value: unknown, known: readonly string[]): void {
   if (value === undefined) return;
   check(
@@ -363,6 +425,7 @@ function checkKnownProps(props: PostgresClusterProps): void {
   checkKnownKeys('credentials', props.credentials, KNOWN_KEYS.credentials);
   checkKnownKeys('users', props.users, KNOWN_KEYS.users);
   checkKnownKeys('scheduling', props.scheduling, KNOWN_KEYS.scheduling);
+  checkKnownKeys('network', props.network, KNOWN_KEYS.network);
   check(
     props.scheduling?.tolerations === undefined || Array.isArray(props.scheduling.tolerations),
     'scheduling.tolerations',
@@ -871,6 +934,8 @@ export function resolveCluster(
     check(isDnsSubdomain(priorityClassName), 'scheduling.priorityClassName', `"${priorityClassName}" is not a valid PriorityClass name`, 'Use lower-case letters, digits, - and .');
   }
 
+  const network = resolveNetwork(props.network);
+
   const labels = props.labels ?? {};
   checkStringMap('labels', labels, 'label');
   for (const key of Object.keys(labels)) {
@@ -957,6 +1022,7 @@ export function resolveCluster(
     },
     credentialsSecretName,
     externalSecret,
+    network,
     users: {
       superuser: 'postgres',
       repmgrUser: 'repmgr',

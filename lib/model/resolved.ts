@@ -158,6 +158,18 @@ export interface ResolvedPostgres {
   readonly maxSlotWalKeepSizeMb: number;
 }
 
+/** One NetworkPolicy peer: selectors (namespaces by name, pod labels) or an address range. */
+export type ResolvedNetworkPeer =
+  | { readonly namespaces?: readonly string[]; readonly podLabels?: Readonly<Record<string, string>> }
+  | { readonly cidr: string };
+
+export interface ResolvedNetwork {
+  /** Whether the NetworkPolicies are emitted. */
+  readonly policies: boolean;
+  /** Who may connect to Pgpool-II (empty when the policies are off). */
+  readonly pgpoolClients: readonly ResolvedNetworkPeer[];
+}
+
 export interface ResolvedCluster {
   readonly name: string;
   readonly namespace: string;
@@ -175,6 +187,7 @@ export interface ResolvedCluster {
   readonly externalSecret?: ResolvedExternalSecret;
   readonly users: ResolvedUsers;
   readonly scheduling: ResolvedScheduling;
+  readonly network: ResolvedNetwork;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
   /** Sync wave of ConfigMaps and the ServiceAccount, or undefined when waves are off. */

@@ -3,7 +3,9 @@
  * documented command), then dist/ applied unchanged to the pod runtime, which builds every image
  * dist/ names from its recipe. What answers through the Pgpool-II Service is the PostgreSQL major
  * of the postgres image dist/ names, and the Pgpool-II in the pgpool pods is the series its
- * pgpool.conf was rendered for.
+ * pgpool.conf was rendered for. The NetworkPolicies dist/ holds are enforced by the runtime: the
+ * cluster above works through them, an application pod of the namespace logs in with psql
+ * through Pgpool-II, and pods the policies do not name are shut out.
  */
 import { execFileSync } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
@@ -13,6 +15,7 @@ import * as yaml from 'js-yaml';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadManifests, PodRuntime, stateDir } from '../../podrt';
+import { container, deployment, tcpConnect } from '../../podrt/helpers';
 import { BOUNDS } from './bounds';
 
 const ROOT = join(__dirname, '..', '..');
@@ -78,6 +81,52 @@ describe('GIVEN the committed dist/ and the Secrets `npm run credentials -- dist
       await client.end().catch(() => undefined);
       await fwd.close();
     }
+  });
+
+  describe('AND its NetworkPolicies enforced', () => {
+    const OUTSIDE = 'pgha-netpol-outside';
+    const podOf = async (app: string, ns = namespace) => (await rt.waitReady(`app=${app}`, { namespace: ns, timeoutMs: BOUNDS.allReadyMs }))[0].name as string;
+    const member = () => objects.find((o) => o.kind === 'StatefulSet')!.metadata.name;
+    const memberHost = () => `${member()}-0.${member()}.${namespace}.svc.cluster.local`;
+    const pgpoolHost = () => `${pgpoolDeployment.metadata.name}.${namespace}.svc.cluster.local`;
+    beforeAll(async () => {
+      const applied = await rt.apply([
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: OUTSIDE } },
+        // An application: the postgres image for its psql, in the cluster's namespace.
+        deployment('netpol-app', { namespace, containers: [{ ...container('app', ['sleep', 'infinity']), image: imageOf('StatefulSet', 'postgres') }] }),
+        deployment('netpol-probe', { namespace, containers: [container('probe', ['sleep', 'infinity'])] }),
+        deployment('netpol-outsider', { namespace: OUTSIDE, containers: [container('probe', ['sleep', 'infinity'])] }),
+      ]);
+      expect(applied.errors).toEqual([]);
+    });
+
+    it('WHEN an application pod of the namespace logs in with psql through the Pgpool-II Service THEN it is served', async () => {
+      const pod = await podOf('netpol-app');
+      const r = await rt.exec(pod, 'app', ['sh', '-c', 'PGPASSWORD="$1" psql -X -At -c "SELECT current_user" "host=$2 port=5432 user=app dbname=app connect_timeout=10"', 'sh', secrets['app-password'], pgpoolHost()], { namespace, timeoutMs: 30_000 });
+      expect(r.stdout.trim(), r.stderr).toBe('app');
+    });
+
+    it("WHEN a pod that is not the cluster's connects straight to a member (5432, 8008) THEN the packets are dropped", async () => {
+      const pod = await podOf('netpol-probe');
+      expect((await tcpConnect(rt, pod, memberHost(), 5432, 3, namespace)).result).toBe('timeout');
+      expect((await tcpConnect(rt, pod, memberHost(), 8008, 3, namespace)).result).toBe('timeout');
+      // The same pod reaches Pgpool-II: the default lets the cluster's namespace in.
+      expect((await tcpConnect(rt, pod, pgpoolHost(), 5432, 3, namespace)).result).toBe('connected');
+    });
+
+    it('WHEN a pod of another namespace connects to Pgpool-II THEN the packets are dropped', async () => {
+      const pod = await podOf('netpol-outsider', OUTSIDE);
+      expect((await tcpConnect(rt, pod, pgpoolHost(), 5432, 3, OUTSIDE)).result).toBe('timeout');
+    });
+
+    it("WHEN a Pgpool-II pod asks a member's status endpoint THEN it is dropped; a member's peer gets through", async () => {
+      const pgpoolPod = (await rt.pods(undefined, namespace)).find((p) => p.name.startsWith(pgpoolDeployment.metadata.name))!.name;
+      const probe = 'timeout 3 bash -c "exec 3<>/dev/tcp/$1/8008" 2>/dev/null; echo $?';
+      const fromPgpool = await rt.exec(pgpoolPod, 'pgpool', ['bash', '-c', probe, 'bash', memberHost()], { namespace });
+      expect(fromPgpool.stdout.trim()).toBe('124');
+      const fromPeer = await rt.exec(`${member()}-1`, 'postgres', ['bash', '-c', probe, 'bash', memberHost()], { namespace });
+      expect(fromPeer.stdout.trim()).toBe('0');
+    });
   });
 
   it('THEN pgpool --version in a pgpool pod reports the series its pgpool.conf was rendered for', async () => {

@@ -42,7 +42,13 @@ interface Golden {
   readonly services: Record<string, { selector: Record<string, string>; clusterIP?: string }>;
   /** pgpool.conf ConfigMap -> backend index -> host. */
   readonly backends: Record<string, string[]>;
+  /** Pod selector of each NetworkPolicy: another one would open or shut pods without a word. */
+  readonly policies: Record<string, LabelSelector>;
 }
+
+const policySel = (name: 'postgresql' | 'pgpool', instance: string) => ({
+  matchLabels: { 'app.kubernetes.io/instance': instance, 'app.kubernetes.io/name': name },
+});
 
 const sel = (name: 'postgresql' | 'pgpool', instance: string, component: string) => ({
   'app.kubernetes.io/name': name,
@@ -62,6 +68,8 @@ const EXAMPLE_GOLDEN: Golden = {
     'ConfigMap/orders-replica-config',
     'Deployment/orders-pgpool',
     'Namespace/pgha-example',
+    'NetworkPolicy/orders-pgpool',
+    'NetworkPolicy/orders-postgresql',
     'PodDisruptionBudget/orders-node',
     'PodDisruptionBudget/orders-pgpool',
     'PodDisruptionBudget/orders-replica',
@@ -102,6 +110,7 @@ const EXAMPLE_GOLDEN: Golden = {
     'orders-pgpool': { selector: sel('pgpool', 'orders', 'pgpool') },
   },
   backends: { 'orders-pgpool-config': [EXAMPLE_HOST(0), EXAMPLE_HOST(1), EXAMPLE_HOST(2)] },
+  policies: { 'orders-postgresql': policySel('postgresql', 'orders'), 'orders-pgpool': policySel('pgpool', 'orders') },
 };
 
 /** 2 members + witness, a cascade on the members and a cascade on that cascade. */
@@ -122,6 +131,8 @@ const MULTI_GOLDEN: Golden = {
     'ConfigMap/shop-reporting-config',
     'ConfigMap/shop-witness-config',
     'Deployment/shop-pgpool',
+    'NetworkPolicy/shop-pgpool',
+    'NetworkPolicy/shop-postgresql',
     'Service/shop-fanout',
     'Service/shop-fanout-ro',
     'Service/shop-node',
@@ -172,6 +183,7 @@ const MULTI_GOLDEN: Golden = {
     'shop-pgpool': { selector: sel('pgpool', 'shop', 'pgpool') },
   },
   backends: { 'shop-pgpool-config': [MULTI_HOST(0), MULTI_HOST(1)] },
+  policies: { 'shop-postgresql': policySel('postgresql', 'shop'), 'shop-pgpool': policySel('pgpool', 'shop') },
 };
 
 function checkGolden(getObjects: () => K8sObject[], golden: Golden) {
@@ -222,6 +234,16 @@ function checkGolden(getObjects: () => K8sObject[], golden: Golden) {
       expect(actual).toEqual(golden.pdbSelectors);
     });
   }
+
+  it('NetworkPolicy pod selectors; every pod of the cluster is selected by exactly one of them', () => {
+    const objects = getObjects();
+    const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+    expect(Object.fromEntries(policies.map((p) => [p.metadata.name, p.spec.podSelector]))).toEqual(golden.policies);
+    for (const w of workloads(objects)) {
+      const selecting = policies.filter((p) => selectorMatches(p.spec.podSelector, w.spec.template.metadata.labels)).map((p) => p.metadata.name);
+      expect(selecting, `${w.kind}/${w.metadata.name}`).toHaveLength(1);
+    }
+  });
 
   it('every pod is covered by exactly one PodDisruptionBudget; the members one matches every member and witness pod and nothing else', () => {
     const objects = getObjects();

@@ -89,6 +89,7 @@ describe('schema: GIVEN every synthesized object WHEN validated against the Kube
       'apps/v1/Deployment',
       'apps/v1/StatefulSet',
       'external-secrets.io/v1/ExternalSecret',
+      'networking.k8s.io/v1/NetworkPolicy',
       'policy/v1/PodDisruptionBudget',
       'v1/ConfigMap',
       'v1/Namespace',
