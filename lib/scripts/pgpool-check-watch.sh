@@ -2,14 +2,15 @@
 # The watch over Pgpool-II's health-check processes: one that hangs (decide_health_check in
 # pgpool-decide.sh says how) leaves a silent standby attached, and every session that uses it
 # waits for as long as the hang lasts. The entrypoint runs watch_health_checks once, as a
-# background subshell. It samples each check process's scheduling count twice a second with
+# background subshell. It samples each check process's scheduling count four times a second with
 # builtins only (no fork per sample: fork is slow on a small node), and forks only to act: a PCP
 # detach of the standby, and SIGTERM to the hung check (it exits, and pgpool's main process forks
 # a new one at once, or after the failover under way).
-# Sourced by pgpool-entrypoint.sh; never executed. Uses RUN_DIR, CONF, PGHA_STANDBY_HEALTH_CHECK,
-# conf_value, pcp and log from there and lib-base.sh, decide_health_check from pgpool-decide.sh.
+# Sourced by pgpool-entrypoint.sh; never executed. Uses RUN_DIR, CONF, FAILOVER_WAITING,
+# PGHA_STANDBY_HEALTH_CHECK, conf_value, pcp and log from there and lib-base.sh, and
+# decide_health_check, parse_node_info and confirm_standby_detach from pgpool-decide.sh.
 
-: "${PGHA_CHECK_WATCH_TICK:=0.5}"
+: "${PGHA_CHECK_WATCH_TICK:=0.25}"
 # Where process titles and scheduling counts are read (a test points it at a fixture tree).
 : "${PGHA_PROC_DIR:=/proc}"
 # pgpool's primary while it is the live one and the standbys' health-check settings are in
@@ -19,11 +20,13 @@ KNOWN_PRIMARY_FILE=$RUN_DIR/known-primary
 WATCH_FIFO=$RUN_DIR/check-watch-nap
 WATCH_PID=
 
-# Milliseconds since the epoch, in MS_NOW (no command substitution: that would fork).
+# Milliseconds since boot, in MS_NOW (no command substitution: that would fork). A monotonic
+# clock: a wall-clock step (NTP, a resumed VM) must not make every check look hung at once.
 MS_NOW=0
 ms_now() {
-  local t=${EPOCHREALTIME/[.,]/}
-  MS_NOW=$((10#$t / 1000))
+  local up _idle
+  read -r up _idle </proc/uptime
+  MS_NOW=$((10#${up/./} * 10))
 }
 
 # How many times process $1 has been scheduled, in SCHED_COUNT; false when it is gone. The
@@ -32,7 +35,8 @@ ms_now() {
 SCHED_COUNT=
 sched_count() {
   local _run _wait slices key value total=0
-  if { read -r _run _wait slices <"$PGHA_PROC_DIR/$1/schedstat"; } 2>/dev/null; then
+  # A kernel without schedule statistics prints zeros there, which never move.
+  if { read -r _run _wait slices <"$PGHA_PROC_DIR/$1/schedstat"; } 2>/dev/null && [[ $slices != 0 ]]; then
     SCHED_COUNT=$slices
     return 0
   fi
@@ -43,19 +47,29 @@ sched_count() {
   SCHED_COUNT=$total
 }
 
-# CHECK_PIDS[backend id] = pid of pgpool's "health check process(ID)", read from /proc with
-# builtins (pgpool writes its titles over argv[0]). A container has pgpool's processes only.
+# The backend id of pid $1 if it is pgpool's "health check process(ID)", in CHECK_ID; false
+# otherwise. Read with builtins (pgpool writes its titles over argv[0]).
+CHECK_ID=
+check_process_id() {
+  local cmd=
+  { IFS= read -r -d '' cmd <"$PGHA_PROC_DIR/$1/cmdline"; } 2>/dev/null
+  [[ $cmd == "pgpool: health check process("* ]] || return 1
+  CHECK_ID=${cmd#*\(}
+  CHECK_ID=${CHECK_ID%%\)*}
+  [[ $CHECK_ID =~ ^[0-9]+$ ]]
+}
+
+# CHECK_PIDS[backend id] = pid of its health check. A container has pgpool's processes only.
+# A check this watch signalled that is not reaped yet ($@: those pids) is left out: its
+# successor is the one to watch.
 CHECK_PIDS=()
 find_check_processes() {
-  local d cmd id
+  local d pid
   CHECK_PIDS=()
   for d in "$PGHA_PROC_DIR"/[0-9]*; do
-    cmd=
-    { IFS= read -r -d '' cmd <"$d/cmdline"; } 2>/dev/null
-    [[ $cmd == "pgpool: health check process("* ]] || continue
-    id=${cmd#*\(}
-    id=${id%%\)*}
-    [[ $id =~ ^[0-9]+$ ]] && CHECK_PIDS[id]=${d##*/}
+    pid=${d##*/}
+    [[ " $* " == *" $pid "* ]] && continue
+    check_process_id "$pid" && CHECK_PIDS[CHECK_ID]=$pid
   done
 }
 
@@ -82,15 +96,31 @@ check_waits() {
   STANDBY_CHECK_WAIT_MS=$((max * 1000))
 }
 
-# Acts on one hung check: $1 backend id, $2 its pid (VERDICT and REASON from decide_health_check).
+# Acts on one hung check: $1 backend id, $2 its pid, $3 the known primary (VERDICT and REASON
+# from decide_health_check). A detach goes ahead only if pgpool, asked now, still has $3 as its
+# up primary and $1 as an up standby, and no failover waits (confirm_standby_detach).
 correct_hung_check() {
+  local id=$1 pid=$2 primary=$3 reason=$REASON info waiting=0
+  # The pid may have ended and been reused since the sample.
+  check_process_id "$pid" && [[ $CHECK_ID == "$id" ]] || return 0
   if [[ $VERDICT == detach ]]; then
-    log "correction: $REASON: pcp_detach_node $1 and a new health check (SIGTERM to pid $2)"
-    pcp pcp_detach_node -n "$1" >/dev/null 2>&1 || log "pcp_detach_node $1 failed (pgpool may have it down already)"
+    [[ -e $FAILOVER_WAITING ]] && waiting=1
+    if info=$(pcp pcp_node_info -a -v 2>/dev/null); then
+      parse_node_info "$info"
+      confirm_standby_detach "$primary" "$id" "$waiting"
+    else
+      VERDICT=restart REASON="PCP does not answer: no detach"
+    fi
+    if [[ $VERDICT == detach ]]; then
+      log "correction: $reason: pcp_detach_node $id and a new health check (SIGTERM to pid $pid)"
+      pcp pcp_detach_node -n "$id" >/dev/null 2>&1 || log "pcp_detach_node $id failed"
+    else
+      log "correction: $reason; but $REASON: a new health check only (SIGTERM to pid $pid)"
+    fi
   else
-    log "correction: $REASON: a new health check (SIGTERM to pid $2)"
+    log "correction: $reason: a new health check (SIGTERM to pid $pid)"
   fi
-  kill -TERM "$2" 2>/dev/null || log "kill -TERM $2 failed (the check has ended by itself)"
+  kill -TERM "$pid" 2>/dev/null || log "kill -TERM $pid failed (the check has ended by itself)"
 }
 
 # The loop, until the entrypoint ($1, its pid) is gone.
@@ -108,7 +138,7 @@ watch_health_checks() {
     ms_now
     # New pids after pgpool forked a check anew (after a failover, a restart, a correction).
     if ((MS_NOW >= next_scan)); then
-      find_check_processes
+      find_check_processes "${signalled[@]}"
       next_scan=$((MS_NOW + 5000))
     fi
     for id in "${!CHECK_PIDS[@]}"; do
@@ -130,7 +160,7 @@ watch_health_checks() {
       [[ -n $primary && $primary != "$id" ]] && wait=$STANDBY_CHECK_WAIT_MS
       decide_health_check "$id" "$primary" $((MS_NOW - since[id])) "$wait"
       [[ $VERDICT == ok ]] && continue
-      correct_hung_check "$id" "$pid"
+      correct_hung_check "$id" "$pid" "$primary"
       signalled[id]=$pid
       unset "CHECK_PIDS[id]"
       # pgpool forks the new check at once (or after the failover a detach starts).

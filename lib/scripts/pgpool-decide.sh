@@ -89,6 +89,25 @@ decide_orphan_backends() {
   REASON="pgpool has no primary, no backend answers as one, and pgpool has backends ${up[*]} up (writes would reach a standby)"
 }
 
+# pcp_node_info -a -v output ($1: verbose "Key : value" lines, one block per backend starting
+# with Hostname; the terse format gained columns between versions) as arrays indexed by backend
+# id: NODE_HOSTS, NODE_PORTS, NODE_STATUSES (1 or 2: up, 3: down), NODE_ROLES; NODE_COUNT.
+NODE_HOSTS=() NODE_PORTS=() NODE_STATUSES=() NODE_ROLES=() NODE_COUNT=0
+parse_node_info() {
+  local key value id=-1
+  NODE_HOSTS=() NODE_PORTS=() NODE_STATUSES=() NODE_ROLES=()
+  while IFS=: read -r key value; do
+    key=${key%"${key##*[![:space:]]}"} value=${value# }
+    case $key in
+      Hostname) id=$((id + 1)) NODE_HOSTS[id]=$value ;;
+      Port) NODE_PORTS[id]=$value ;;
+      Status) NODE_STATUSES[id]=$value ;;
+      Role) NODE_ROLES[id]=$value ;;
+    esac
+  done <<<"$1"
+  NODE_COUNT=$((id + 1))
+}
+
 # Is a health-check process hung? pgpool arms an alarm of health_check_timeout around each
 # check, but installs SIGALRM with SA_RESTART, and reads the login's answer with a plain
 # read() on a blocking socket: once the TCP handshake is done, the alarm fires, read() is
@@ -107,7 +126,7 @@ decide_orphan_backends() {
 #   restart  hung on the primary, or while no primary is known: a new check only; its connect
 #            and login get a timeout again, so if the backend is gone the check fails in time
 #            and pgpool's own failover handling follows (never a detach of the primary here).
-HUNG_CHECK_MARGIN_MS=1000
+HUNG_CHECK_MARGIN_MS=500
 decide_health_check() {
   local id=$1 primary=$2 unscheduled=$3 wait=$4
   local bound=$((wait + HUNG_CHECK_MARGIN_MS))
@@ -124,5 +143,22 @@ decide_health_check() {
     else
       REASON+="; backend $id is not known to be a standby (no primary known)"
     fi
+  fi
+}
+
+# Does pgpool, right now, have primary $1 up and backend $2 as an up standby? The watch's word
+# for "the primary is known" can be a moment old (a failover may have begun since); a detach of
+# what is in fact pgpool's primary would hold a failover. $1 $2: backend ids; $3: 1 while a
+# failover waits for a new primary; NODE_* from parse_node_info.
+#   detach   both hold: the detach goes ahead;
+#   restart  anything else: only the check is restarted.
+confirm_standby_detach() {
+  local primary=$1 id=$2 waiting=$3
+  VERDICT=detach REPLY=$id REASON="pgpool has backend $primary as its primary, up, and backend $id as an up standby"
+  if ((waiting)) || ((id >= NODE_COUNT || primary >= NODE_COUNT)) ||
+    [[ ${NODE_ROLES[primary]:-} != primary || ${NODE_STATUSES[primary]:-} == 3 ||
+      ${NODE_ROLES[id]:-} != standby || ${NODE_STATUSES[id]:-} == 3 ]]; then
+    VERDICT=restart
+    REASON="pgpool's view changed (a failover waits: $waiting; backend $primary ${NODE_ROLES[primary]:-unknown} status ${NODE_STATUSES[primary]:-unknown}; backend $id ${NODE_ROLES[id]:-unknown} status ${NODE_STATUSES[id]:-unknown}): no detach"
   fi
 }

@@ -272,7 +272,7 @@ BACKEND_START=()
 # search missed costs clients about a second, not a whole interval.
 QUICK_PASS=0
 reconcile() {
-  local info line id key value live lrec lstream lstart
+  local info line id live lrec lstream lstart
   local -a hosts=() ports=() statuses=() roles=() restarted=()
   QUICK_PASS=1
   info=$(pcp pcp_node_info -a -v 2>/dev/null) || {
@@ -287,20 +287,9 @@ reconcile() {
     SERVING=1
     ((CUT)) || publish_status serving
   fi
-  id=-1
-  # Verbose "Key : value" lines, one block per backend starting with Hostname: the terse
-  # format gained columns between versions (4.3 added the backend status and role).
-  while IFS=: read -r key value; do
-    key=${key%"${key##*[![:space:]]}"} value=${value# }
-    case $key in
-      Hostname) id=$((id + 1)) hosts[id]=$value ;;
-      Port) ports[id]=$value ;;
-      Status) statuses[id]=$value ;;
-      Role) roles[id]=$value ;;
-    esac
-  done <<<"$info"
-  id=$((id + 1))
-  local n=$id true_primary="" pool_primary=""
+  parse_node_info "$info"
+  hosts=("${NODE_HOSTS[@]}") ports=("${NODE_PORTS[@]}") statuses=("${NODE_STATUSES[@]}") roles=("${NODE_ROLES[@]}")
+  local n=$NODE_COUNT true_primary="" pool_primary=""
   local -a lives=()
   for ((id = 0; id < n; id++)); do
     [[ ${roles[id]} == primary ]] && pool_primary=$id
@@ -524,6 +513,9 @@ main() {
   perl "$SCRIPTS_DIR/status-server.pl" 0 "$PGHA_HEALTH_PORT" "$STATUS_FILE" "$RUN_DIR/busy" \
     "$PGHA_READY_MAX_AGE" "$PGHA_LIVE_MAX_AGE" &
   start_pgpool
+  # Not the previous container's primary (the emptyDir outlives a restart): none until a pass
+  # has seen pgpool agree with the live one.
+  : >"$KNOWN_PRIMARY_FILE"
   start_check_watch
   supervise
 }

@@ -130,21 +130,16 @@ done
 : "${PGHA_FAILOVER_WATCH_SECONDS:=15}"
 : "${PGHA_FAILOVER_WATCH_INTERVAL:=0.3}"
 watch_orphans() {
-  local deadline=$((EPOCHSECONDS + PGHA_FAILOVER_WATCH_SECONDS)) info key value id pool_primary
-  local -a statuses
+  local deadline=$((EPOCHSECONDS + PGHA_FAILOVER_WATCH_SECONDS)) info id pool_primary
   while ((EPOCHSECONDS < deadline)); do
     sleep "$PGHA_FAILOVER_WATCH_INTERVAL"
     info=$(timeout 5 pcp_node_info -h "$PGHA_PGPOOL_RUN_DIR" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -a -v 2>/dev/null) || continue
-    statuses=() pool_primary='' id=-1
-    while IFS=: read -r key value; do
-      key=${key%"${key##*[![:space:]]}"} value=${value# }
-      case $key in
-        Hostname) id=$((id + 1)) ;;
-        Status) statuses[id]=$value ;;
-        Role) [[ $value == primary ]] && pool_primary=$id ;;
-      esac
-    done <<<"$info"
-    decide_orphan_backends "$pool_primary" "" "${statuses[@]}"
+    parse_node_info "$info"
+    pool_primary=''
+    for ((id = 0; id < NODE_COUNT; id++)); do
+      [[ ${NODE_ROLES[id]:-} == primary ]] && pool_primary=$id
+    done
+    decide_orphan_backends "$pool_primary" "" "${NODE_STATUSES[@]}"
     [[ $VERDICT == detach ]] || continue
     log "$REASON: pcp_detach_node $REPLY"
     for id in $REPLY; do detach "$id"; done

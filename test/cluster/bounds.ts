@@ -27,9 +27,9 @@ const ELECTION_TIMEOUT_S = 60;
 /** pgpool-entrypoint.sh PGHA_PGPOOL_CHECK_INTERVAL: one reconcile pass. */
 const PGPOOL_CHECK_INTERVAL_S = 5;
 /** pgpool-check-watch.sh PGHA_CHECK_WATCH_TICK: how often the health checks are sampled. */
-const CHECK_WATCH_TICK_S = 0.5;
+const CHECK_WATCH_TICK_S = 0.25;
 /** pgpool-decide.sh HUNG_CHECK_MARGIN_MS: how far past its longest wait a check counts as hung. */
-const HUNG_CHECK_MARGIN_S = 1;
+const HUNG_CHECK_MARGIN_S = 0.5;
 /** status-server.pl PGHA_READY_MAX_AGE: a pod turns Ready at most this long after it serves. */
 const READY_MAX_AGE_S = 12;
 /** The Pgpool-II readiness probe (pgpool-deployment.ts): period 3 s, 2 failures. */
@@ -92,10 +92,11 @@ export const BOUNDS = {
    * (its kernel completes the handshake, nobody answers the login), or a cut fell between the
    * handshake and the login's answer. Pgpool-II's timeout does not end that read; the
    * entrypoint's watch sees the check unscheduled past its wait (the timeout that did not end
-   * it, then its longest wait plus the margin, sampled every tick) and detaches the standby.
+   * it, then its longest wait plus the margin) and detaches the standby; sampling costs up to
+   * two ticks (one to see the last run, one to see the bound passed).
    */
   standbyHungCheckWriteGapMs: ms(
-    example.pgpool.standbyHealthCheck.detectionSeconds + example.pgpool.standbyHealthCheck.timeoutSeconds + HUNG_CHECK_MARGIN_S + CHECK_WATCH_TICK_S,
+    example.pgpool.standbyHealthCheck.detectionSeconds + example.pgpool.standbyHealthCheck.timeoutSeconds + HUNG_CHECK_MARGIN_S + 2 * CHECK_WATCH_TICK_S,
   ),
   /** A write acknowledged by a cluster that is not failing over (before a fault, after a roll). */
   steadyWriteMs: ms(PGPOOL_DETECTION_S + PGPOOL_CHECK_INTERVAL_S),

@@ -15,6 +15,11 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers';
 
 const execFileAsync = promisify(execFile);
+
+/** pcp_node_info -a -v output for backends with these roles, every one up (status 2). */
+function nodeInfo(roles: string[]): string {
+  return roles.map((role, i) => `Hostname               : node-${i}\nPort                   : 5432\nStatus                 : 2\nWeight                 : 0.333333\nStatus Name            : up\nRole                   : ${role}\n`).join('\n');
+}
 const SCRIPTS = join(REPO_ROOT, 'lib', 'scripts');
 
 /** Runs the watch for `seconds`, with the standbys' check "1 0 0" and the global one 1 s period, 2 s timeout. */
@@ -23,6 +28,7 @@ set -u
 source "$SCRIPTS/lib-base.sh"
 source "$SCRIPTS/pgpool-decide.sh"
 RUN_DIR=$T
+FAILOVER_WAITING=$T/failover-waiting
 PGHA_STANDBY_HEALTH_CHECK="1 0 0"
 source "$SCRIPTS/pgpool-check-watch.sh"
 conf_value() {
@@ -33,8 +39,8 @@ conf_value() {
   esac
 }
 pcp() { local cmd=$1; shift; "$cmd" "$@"; }
-# The working check: scheduled every 200 ms.
-( n=0; while :; do printf '1 2 %s\\n' $((n++)) >"$T/proc/$WORKING/schedstat"; sleep 0.2; done ) &
+# The working check: scheduled every WORKING_EVERY seconds.
+( n=1; while :; do printf '1 2 %s\\n' $((n++)) >"$T/proc/$WORKING/schedstat"; sleep "$WORKING_EVERY"; done ) &
 ticker=$!
 watch_health_checks $$ &
 watcher=$!
@@ -64,17 +70,26 @@ function fixture(hungId: number, workingId: number, knownPrimary: string): Fixtu
   mkdirSync(join(dir, 'bin'));
   writeFileSync(join(dir, 'bin', 'pcp_detach_node'), `#!/bin/bash\necho "pcp_detach_node $*" >>"${dir}/pcp.log"\n`);
   chmodSync(join(dir, 'bin', 'pcp_detach_node'), 0o755);
+  // pgpool's view when the watch asks before a detach: backend 0 the primary, 1 and 2 standbys.
+  writeFileSync(join(dir, 'bin', 'pcp_node_info'), `#!/bin/bash\ncat "${dir}/node-info"\n`);
+  chmodSync(join(dir, 'bin', 'pcp_node_info'), 0o755);
+  writeFileSync(join(dir, 'node-info'), nodeInfo(['primary', 'standby', 'standby']));
   writeFileSync(join(dir, 'known-primary'), `${knownPrimary}\n`);
   return { dir, hung, working };
 }
 
-async function watch(f: Fixture, seconds: number): Promise<{ log: string; pcp: string }> {
+async function watch(f: Fixture, seconds: number, workingEvery = 0.2): Promise<{ log: string; pcp: string }> {
   const { stdout } = await execFileAsync('bash', ['--norc', '--noprofile', '-c', HARNESS], {
     encoding: 'utf8',
-    env: { ...process.env, PATH: `${join(f.dir, 'bin')}:${process.env.PATH}`, SCRIPTS, T: f.dir, PGHA_PROC_DIR: join(f.dir, 'proc'), WORKING: String(f.working.pid), RUN_SECONDS: String(seconds), POD_NAME: 'pgpool-test' },
+    env: { ...process.env, PATH: `${join(f.dir, 'bin')}:${process.env.PATH}`, SCRIPTS, T: f.dir, PGHA_PROC_DIR: join(f.dir, 'proc'), WORKING: String(f.working.pid), RUN_SECONDS: String(seconds), WORKING_EVERY: String(workingEvery), POD_NAME: 'pgpool-test' },
   });
   const pcpLog = join(f.dir, 'pcp.log');
   return { log: stdout, pcp: existsSync(pcpLog) ? readFileSync(pcpLog, 'utf8') : '' };
+}
+
+/** The unscheduled time the first correction reports. */
+function unscheduledMs(log: string): number {
+  return Number(/has not run for (\d+) ms/.exec(log)?.[1] ?? NaN);
 }
 
 /** Runs `body` on a new fixture and removes it after (the tests run concurrently: no shared hook). */
@@ -101,6 +116,9 @@ describe.concurrent("GIVEN pgpool's health-check processes, one of them never sc
       const { log, pcp } = await watch(f, 4);
       expect(pcp).toBe('pcp_detach_node -n 1\n');
       expect(log).toMatch(/correction: the health check of backend 1 has not run for \d+ ms.*backend 1 is a standby and backend 0 the primary: pcp_detach_node 1 and a new health check \(SIGTERM to pid \d+\)/);
+      // A standby's check waits at most 1 s (its own settings): hung once 1.5 s pass unscheduled.
+      expect(unscheduledMs(log)).toBeGreaterThan(1500);
+      expect(unscheduledMs(log)).toBeLessThan(2200);
       expect(await exitSignal(f.hung)).toBe('SIGTERM');
       expect(await exitSignal(f.working)).toBe(null);
     });
@@ -111,6 +129,9 @@ describe.concurrent("GIVEN pgpool's health-check processes, one of them never sc
       const { log, pcp } = await watch(f, 5);
       expect(pcp).toBe('');
       expect(log).toMatch(/correction: the health check of backend 0 .*backend 0 is the primary: a new health check/);
+      // The primary's check waits up to 2 s (the global timeout): hung once 2.5 s pass.
+      expect(unscheduledMs(log)).toBeGreaterThan(2500);
+      expect(unscheduledMs(log)).toBeLessThan(3200);
       expect(await exitSignal(f.hung)).toBe('SIGTERM');
       expect(await exitSignal(f.working)).toBe(null);
     });
@@ -122,6 +143,35 @@ describe.concurrent("GIVEN pgpool's health-check processes, one of them never sc
       expect(pcp).toBe('');
       expect(log).toMatch(/backend 2 is not known to be a standby \(no primary known\): a new health check/);
       expect(await exitSignal(f.hung)).toBe('SIGTERM');
+    });
+  });
+
+  it("WHEN pgpool, asked before the detach, has the hung standby as its primary now (a failover since) THEN only the check is restarted", async () => {
+    await withFixture(1, 0, '0', async (f) => {
+      writeFileSync(join(f.dir, 'node-info'), nodeInfo(['standby', 'primary', 'standby']));
+      const { log, pcp } = await watch(f, 4);
+      expect(pcp).toBe('');
+      expect(log).toMatch(/pgpool's view changed .*backend 1 primary.*: no detach: a new health check only/);
+      expect(await exitSignal(f.hung)).toBe('SIGTERM');
+    });
+  });
+
+  it('WHEN a failover waits for a new primary THEN no detach either', async () => {
+    await withFixture(1, 0, '0', async (f) => {
+      writeFileSync(join(f.dir, 'failover-waiting'), '');
+      const { log, pcp } = await watch(f, 4);
+      expect(pcp).toBe('');
+      expect(log).toMatch(/a failover waits: 1.*no detach/);
+    });
+  });
+
+  it('WHEN a standby check is scheduled every 0.9 s (under its 1 s wait) THEN it is left alone', async () => {
+    await withFixture(0, 1, '0', async (f) => {
+      // The "working" one is backend 1, a standby, scheduled every 0.9 s; the hung one is the
+      // primary's, whose correction must name backend 0 only.
+      const { log } = await watch(f, 4, 0.9);
+      expect(log).not.toMatch(/backend 1/);
+      expect(await exitSignal(f.working)).toBe(null);
     });
   });
 

@@ -99,12 +99,12 @@ function judgeCheck(...args: string[]): { verdict: string; reply: string; reason
 
 describe('decide_health_check: GIVEN how long a health-check process went unscheduled and its longest single wait', () => {
   it('WHEN a standby check went unscheduled no longer than its wait plus the margin THEN ok', () => {
-    expect(judgeCheck('1', '0', '2000', '1000')).toMatchObject({ verdict: 'ok', reply: '1' });
+    expect(judgeCheck('1', '0', '1500', '1000')).toMatchObject({ verdict: 'ok', reply: '1' });
     expect(judgeCheck('1', '0', '350', '1000')).toMatchObject({ verdict: 'ok' });
   });
 
   it('WHEN a standby check went unscheduled past that bound while the primary is known THEN detach that standby', () => {
-    const d = judgeCheck('1', '0', '2001', '1000');
+    const d = judgeCheck('1', '0', '1501', '1000');
     expect(d).toMatchObject({ verdict: 'detach', reply: '1' });
     expect(d.reason).toMatch(/blocked reading a login answer/);
     expect(d.reason).toMatch(/backend 1 is a standby and backend 0 the primary/);
@@ -123,6 +123,41 @@ describe('decide_health_check: GIVEN how long a health-check process went unsche
   });
 
   it("WHEN the primary's check waits its longer timeout THEN ok within that wait plus the margin", () => {
-    expect(judgeCheck('0', '0', '2900', '2000')).toMatchObject({ verdict: 'ok' });
+    expect(judgeCheck('0', '0', '2400', '2000')).toMatchObject({ verdict: 'ok' });
+  });
+});
+
+const NODE_INFO = (roles: string[], statuses: number[]) =>
+  roles.map((role, i) => `Hostname               : node-${i}\nPort                   : 5432\nStatus                 : ${statuses[i]}\nWeight                 : 0.333333\nStatus Name            : ${statuses[i] === 3 ? 'down' : 'up'}\nRole                   : ${role}\n`).join('\n');
+
+function confirm(info: string, primary: string, id: string, waiting: string): { verdict: string; reason: string; parsed: string } {
+  const out = execFileSync(
+    'bash',
+    ['-c', `source "${SCRIPT}"; parse_node_info "$1"; confirm_standby_detach "$2" "$3" "$4"; printf '%s\\n%s\\n%s' "$VERDICT" "$REASON" "$NODE_COUNT:\${NODE_HOSTS[*]}:\${NODE_PORTS[*]}:\${NODE_STATUSES[*]}:\${NODE_ROLES[*]}"`, 'confirm', info, primary, id, waiting],
+    { encoding: 'utf8' },
+  );
+  const [verdict, reason, parsed] = out.split('\n');
+  return { verdict, reason, parsed };
+}
+
+describe("parse_node_info + confirm_standby_detach: GIVEN pgpool's view (pcp_node_info -a -v) just before the watch detaches a standby", () => {
+  it('WHEN parsed THEN every backend block gives its host, port, status and role', () => {
+    expect(confirm(NODE_INFO(['primary', 'standby', 'standby'], [2, 2, 3]), '0', '1', '0').parsed).toBe('3:node-0 node-1 node-2:5432 5432 5432:2 2 3:primary standby standby');
+  });
+
+  it('WHEN the primary is up and the backend an up standby, and no failover waits THEN detach', () => {
+    expect(confirm(NODE_INFO(['primary', 'standby', 'standby'], [2, 2, 2]), '0', '1', '0').verdict).toBe('detach');
+  });
+
+  it.each<[string, string[], number[], string, string, string]>([
+    ['the backend is the primary now', ['standby', 'primary', 'standby'], [2, 2, 2], '0', '1', '0'],
+    ['the known primary is down in pgpool', ['primary', 'standby', 'standby'], [3, 2, 2], '0', '1', '0'],
+    ['the backend is down already', ['primary', 'standby', 'standby'], [2, 3, 2], '0', '1', '0'],
+    ['a failover waits for a new primary', ['primary', 'standby', 'standby'], [2, 2, 2], '0', '1', '1'],
+    ['the backend id is not in pgpool', ['primary', 'standby'], [2, 2], '0', '2', '0'],
+  ])('WHEN %s THEN restart only (no detach)', (_what, roles, statuses, primary, id, waiting) => {
+    const c = confirm(NODE_INFO(roles, statuses), primary, id, waiting);
+    expect(c.verdict).toBe('restart');
+    expect(c.reason).toMatch(/no detach/);
   });
 });
