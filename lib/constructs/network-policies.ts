@@ -7,6 +7,10 @@
  *                         unauthenticated status endpoint, from the PostgreSQL pods only (the
  *                         entrypoints read their peers' state there; nothing else needs it).
  *   <cluster>-pgpool      Pgpool-II pods: their port from network.pgpoolClients.
+ *   <cluster>-cascade-reads  the cascading layers' pods (only with cascades): 5432 from
+ *                         network.pgpoolClients too, since applications read from them directly
+ *                         through each layer's -ro Service. Policies add to each other, so
+ *                         these pods keep what <cluster>-postgresql lets in.
  *
  * Ingress only: an egress policy would also have to let DNS through to the cluster's DNS
  * service, whose labels differ between distributions. The kubelet's probes come from the node,
@@ -29,6 +33,8 @@ export interface ClusterNetworkPoliciesProps {
 export class ClusterNetworkPolicies extends Construct {
   public readonly postgres: k8s.KubeNetworkPolicy;
   public readonly pgpool: k8s.KubeNetworkPolicy;
+  /** Only when the cluster has cascading layers. */
+  public readonly cascadeReads?: k8s.KubeNetworkPolicy;
 
   constructor(scope: Construct, id: string, props: ClusterNetworkPoliciesProps) {
     super(scope, id);
@@ -62,6 +68,17 @@ export class ClusterNetworkPolicies extends Construct {
         ingress: [{ from: cluster.network.pgpoolClients.map(policyPeer), ports: [tcp(cluster.pgpool.port)] }],
       },
     });
+    const cascadeComponents = cluster.tiers.filter((t) => t.kind === 'cascade').map((t) => t.component);
+    if (cascadeComponents.length > 0) {
+      this.cascadeReads = new k8s.KubeNetworkPolicy(this, 'CascadeReads', {
+        metadata: metadata(`${cluster.name}${NAME_SUFFIX.cascadeReadsPolicy}`, 'postgresql'),
+        spec: {
+          podSelector: { ...postgresPods, matchExpressions: [{ key: LABEL.component, operator: 'In', values: cascadeComponents }] },
+          policyTypes: ['Ingress'],
+          ingress: [{ from: cluster.network.pgpoolClients.map(policyPeer), ports: [tcp(cluster.postgres.port)] }],
+        },
+      });
+    }
   }
 }
 

@@ -32,6 +32,8 @@ export const NAME_SUFFIX = {
   postgresPolicy: '-postgresql',
   /** NetworkPolicy of the Pgpool-II pods (a NetworkPolicy name; the Deployment's is the same). */
   pgpoolPolicy: '-pgpool',
+  /** NetworkPolicy that lets applications read from the cascading layers (their -ro Services). */
+  cascadeReadsPolicy: '-cascade-reads',
 } as const;
 
 /** Name of the ConfigMap holding the rendered config of the tier whose StatefulSet is `sts`. */

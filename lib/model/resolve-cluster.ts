@@ -320,7 +320,7 @@ const GO_DURATION = /^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$/;
  * the policies are off (they would guard nothing).
  */
 function resolveNetwork(network: NetworkOptions | undefined): ResolvedNetwork {
-  const policies = network?.policies ?? true;
+  const policies = network?.policies === undefined ? true : network.policies;
   check(typeof policies === 'boolean', 'network.policies', `${JSON.stringify(policies)} is not true or false`, 'Use true (the default) or false.');
   if (!policies) {
     check(
@@ -355,7 +355,8 @@ function resolveNetwork(network: NetworkOptions | undefined): ResolvedNetwork {
       return { cidr };
     }
     if (namespaces !== undefined) {
-      check(Array.isArray(namespaces) && namespaces.length > 0, `${prop}.namespaces`, 'is empty: the peer would match no namespace', "Name at least one namespace, e.g. ['shop'], or leave namespaces out for the cluster's own.");
+      check(Array.isArray(namespaces), `${prop}.namespaces`, `must be a list of namespace names, got ${JSON.stringify(namespaces)}`, "Give a list, e.g. ['shop'].");
+      check(namespaces.length > 0, `${prop}.namespaces`, 'is empty: the peer would match no namespace', "Name at least one namespace, e.g. ['shop'], or leave namespaces out for the cluster's own.");
       namespaces.forEach((ns, j) =>
         check(
           typeof ns === 'string' && DNS_1123_LABEL.test(ns) && ns.length <= MAX_LABEL_LENGTH,
@@ -366,6 +367,12 @@ function resolveNetwork(network: NetworkOptions | undefined): ResolvedNetwork {
       );
     }
     if (podLabels !== undefined) {
+      check(
+        typeof podLabels === 'object' && podLabels !== null && !Array.isArray(podLabels),
+        `${prop}.podLabels`,
+        `must be an object of labels, got ${JSON.stringify(podLabels)}`,
+        "Give { app: 'shop' }, or {} for every pod.",
+      );
       checkStringMap(`${prop}.podLabels`, podLabels, 'label');
     }
     return { ...(namespaces === undefined ? {} : { namespaces: [...namespaces] }), ...(podLabels === undefined ? {} : { podLabels: { ...podLabels } }) };

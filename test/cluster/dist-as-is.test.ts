@@ -100,10 +100,14 @@ describe('GIVEN the committed dist/ and the Secrets `npm run credentials -- dist
       expect(applied.errors).toEqual([]);
     });
 
-    it('WHEN an application pod of the namespace logs in with psql through the Pgpool-II Service THEN it is served', async () => {
+    it('WHEN an application pod of the namespace logs in with psql through the Pgpool-II Service, and through the cascading layer\'s read-only Service THEN it is served by both', async () => {
       const pod = await podOf('netpol-app');
       const r = await rt.exec(pod, 'app', ['sh', '-c', 'PGPASSWORD="$1" psql -X -At -c "SELECT current_user" "host=$2 port=5432 user=app dbname=app connect_timeout=10"', 'sh', secrets['app-password'], pgpoolHost()], { namespace, timeoutMs: 30_000 });
       expect(r.stdout.trim(), r.stderr).toBe('app');
+      // And reads from the cascading layer through its read-only Service, as the README says apps may.
+      const ro = objects.find((o) => o.kind === 'Service' && o.metadata.name.endsWith('-ro'))!.metadata.name;
+      const read = await rt.exec(pod, 'app', ['sh', '-c', 'PGPASSWORD="$1" psql -X -At -c "SELECT pg_is_in_recovery()" "host=$2 port=5432 user=app dbname=app connect_timeout=10"', 'sh', secrets['app-password'], `${ro}.${namespace}.svc.cluster.local`], { namespace, timeoutMs: 30_000 });
+      expect(read.stdout.trim(), read.stderr).toBe('t');
     });
 
     it("WHEN a pod that is not the cluster's connects straight to a member (5432, 8008) THEN the packets are dropped", async () => {

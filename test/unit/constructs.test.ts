@@ -531,6 +531,7 @@ describe('constructs: GIVEN labels, annotations and sync waves WHEN synthesized 
       'Service/c-pgpool': '0',
       'NetworkPolicy/c-postgresql': '0',
       'NetworkPolicy/c-pgpool': '0',
+      'NetworkPolicy/c-cascade-reads': '0',
       'StatefulSet/c-node': '1',
       'StatefulSet/c-witness': '1',
       'Deployment/c-pgpool': '2',

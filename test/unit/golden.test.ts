@@ -49,6 +49,10 @@ interface Golden {
 const policySel = (name: 'postgresql' | 'pgpool', instance: string) => ({
   matchLabels: { 'app.kubernetes.io/instance': instance, 'app.kubernetes.io/name': name },
 });
+const cascadeSel = (instance: string, components: string[]) => ({
+  ...policySel('postgresql', instance),
+  matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: components }],
+});
 
 const sel = (name: 'postgresql' | 'pgpool', instance: string, component: string) => ({
   'app.kubernetes.io/name': name,
@@ -68,6 +72,7 @@ const EXAMPLE_GOLDEN: Golden = {
     'ConfigMap/orders-replica-config',
     'Deployment/orders-pgpool',
     'Namespace/pgha-example',
+    'NetworkPolicy/orders-cascade-reads',
     'NetworkPolicy/orders-pgpool',
     'NetworkPolicy/orders-postgresql',
     'PodDisruptionBudget/orders-node',
@@ -110,7 +115,11 @@ const EXAMPLE_GOLDEN: Golden = {
     'orders-pgpool': { selector: sel('pgpool', 'orders', 'pgpool') },
   },
   backends: { 'orders-pgpool-config': [EXAMPLE_HOST(0), EXAMPLE_HOST(1), EXAMPLE_HOST(2)] },
-  policies: { 'orders-postgresql': policySel('postgresql', 'orders'), 'orders-pgpool': policySel('pgpool', 'orders') },
+  policies: {
+    'orders-postgresql': policySel('postgresql', 'orders'),
+    'orders-pgpool': policySel('pgpool', 'orders'),
+    'orders-cascade-reads': cascadeSel('orders', ['cascade-replica']),
+  },
 };
 
 /** 2 members + witness, a cascade on the members and a cascade on that cascade. */
@@ -131,6 +140,7 @@ const MULTI_GOLDEN: Golden = {
     'ConfigMap/shop-reporting-config',
     'ConfigMap/shop-witness-config',
     'Deployment/shop-pgpool',
+    'NetworkPolicy/shop-cascade-reads',
     'NetworkPolicy/shop-pgpool',
     'NetworkPolicy/shop-postgresql',
     'Service/shop-fanout',
@@ -183,7 +193,11 @@ const MULTI_GOLDEN: Golden = {
     'shop-pgpool': { selector: sel('pgpool', 'shop', 'pgpool') },
   },
   backends: { 'shop-pgpool-config': [MULTI_HOST(0), MULTI_HOST(1)] },
-  policies: { 'shop-postgresql': policySel('postgresql', 'shop'), 'shop-pgpool': policySel('pgpool', 'shop') },
+  policies: {
+    'shop-postgresql': policySel('postgresql', 'shop'),
+    'shop-pgpool': policySel('pgpool', 'shop'),
+    'shop-cascade-reads': cascadeSel('shop', ['cascade-fanout', 'cascade-reporting']),
+  },
 };
 
 function checkGolden(getObjects: () => K8sObject[], golden: Golden) {
@@ -235,13 +249,15 @@ function checkGolden(getObjects: () => K8sObject[], golden: Golden) {
     });
   }
 
-  it('NetworkPolicy pod selectors; every pod of the cluster is selected by exactly one of them', () => {
+  it('NetworkPolicy pod selectors; every pod is selected by its kind\'s policy, and the cascade pods also by the reads one', () => {
     const objects = getObjects();
     const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
     expect(Object.fromEntries(policies.map((p) => [p.metadata.name, p.spec.podSelector]))).toEqual(golden.policies);
     for (const w of workloads(objects)) {
-      const selecting = policies.filter((p) => selectorMatches(p.spec.podSelector, w.spec.template.metadata.labels)).map((p) => p.metadata.name);
-      expect(selecting, `${w.kind}/${w.metadata.name}`).toHaveLength(1);
+      const labels = w.spec.template.metadata.labels;
+      const selecting = policies.filter((p) => selectorMatches(p.spec.podSelector, labels)).map((p) => p.metadata.name.replace(/^[^-]+-/, ''));
+      const expected = labels['app.kubernetes.io/name'] === 'pgpool' ? ['pgpool'] : labels['app.kubernetes.io/component'].startsWith('cascade-') ? ['postgresql', 'cascade-reads'] : ['postgresql'];
+      expect(selecting.sort(), `${w.kind}/${w.metadata.name}`).toEqual(expected.sort());
     }
   });
 

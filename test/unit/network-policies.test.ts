@@ -47,10 +47,15 @@ describe('network policies: GIVEN the default props', () => {
     expect(reaches(w, 'c-pgpool', 'c-replica', 5432)).toBe(true);
   });
 
-  it("WHEN a pod that is not the cluster's connects to a member or a cascade THEN it is shut out, even from the cluster's namespace", () => {
+  it("WHEN a pod that is not the cluster's connects to a member THEN it is shut out, even from the cluster's namespace", () => {
     expect(reaches(w, 'stranger', 'c-node', 5432)).toBe(false);
-    expect(reaches(w, 'stranger', 'c-replica', 5432)).toBe(false);
     expect(reaches(w, 'shop-web', 'c-node', 5432)).toBe(false);
+  });
+
+  it("WHEN an application reads from a cascading layer (its -ro Service) THEN the Pgpool-II clients get through on 5432 only", () => {
+    expect(reaches(w, 'stranger', 'c-replica', 5432)).toBe(true);
+    expect(reaches(w, 'stranger', 'c-replica', 8008)).toBe(false);
+    expect(reaches(w, 'shop-web', 'c-replica', 5432)).toBe(false);
   });
 
   it('WHEN the status endpoint (8008) is asked THEN only PostgreSQL pods of the cluster get through (not Pgpool-II)', () => {
@@ -77,6 +82,10 @@ describe('network policies: GIVEN named Pgpool-II clients', () => {
     expect(reaches(w, 'shop-web', 'c-pgpool', 5432)).toBe(true);
     expect(reaches(w, 'other-web', 'c-pgpool', 5432)).toBe(false);
     expect(reaches(w, 'stranger', 'c-pgpool', 5432)).toBe(false);
+    // The cascading layer follows the same clients; the members stay closed to them.
+    expect(reaches(w, 'shop-web', 'c-replica', 5432)).toBe(true);
+    expect(reaches(w, 'stranger', 'c-replica', 5432)).toBe(false);
+    expect(reaches(w, 'shop-web', 'c-node', 5432)).toBe(false);
     // The cluster itself is unaffected.
     expect(reaches(w, 'c-pgpool', 'c-node', 5432)).toBe(true);
   });
@@ -96,6 +105,6 @@ describe('network policies: GIVEN named Pgpool-II clients', () => {
 
 describe('network policies: GIVEN network.policies false', () => {
   it('THEN no NetworkPolicy is emitted', () => {
-    expect(synthCluster({ network: { policies: false } }).filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
+    expect(synthCluster({ network: { policies: false }, cascades: [{ name: 'replica' }] }).filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
   });
 });
