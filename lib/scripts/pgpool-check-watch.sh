@@ -125,7 +125,7 @@ correct_hung_check() {
 
 # The loop, until the entrypoint ($1, its pid) is gone.
 watch_health_checks() {
-  local entrypoint=$1 fd id pid primary wait next_scan=0
+  local entrypoint=$1 fd id pid primary wait wchan next_scan=0
   local -a seen_pid=() seen_count=() since=() signalled=()
   rm -f "$WATCH_FIFO"
   if ! mkfifo -m 0600 "$WATCH_FIFO" || ! exec {fd}<>"$WATCH_FIFO"; then
@@ -158,7 +158,9 @@ watch_health_checks() {
       { read -r primary <"$KNOWN_PRIMARY_FILE"; } 2>/dev/null
       wait=$GLOBAL_CHECK_WAIT_MS
       [[ -n $primary && $primary != "$id" ]] && wait=$STANDBY_CHECK_WAIT_MS
-      decide_health_check "$id" "$primary" $((MS_NOW - since[id])) "$wait"
+      wchan=
+      { read -r wchan || :; } <"$PGHA_PROC_DIR/$pid/wchan" 2>/dev/null
+      decide_health_check "$id" "$primary" $((MS_NOW - since[id])) "$wait" "$wchan"
       [[ $VERDICT == ok ]] && continue
       correct_hung_check "$id" "$pid" "$primary"
       signalled[id]=$pid

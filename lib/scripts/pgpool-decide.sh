@@ -118,9 +118,11 @@ parse_node_info() {
 # period, the timeout or the retry delay) before it is scheduled again.
 # $1: backend id; $2: pgpool's primary when it is the live one (empty: unknown); $3: ms the
 # check process has gone without being scheduled; $4: ms of the longest single wait of a
-# working check of that backend.
+# working check of that backend; $5: its kernel wait channel (/proc/PID/wchan; empty or 0 when
+# the kernel does not say).
 #   ok       scheduled within that wait plus HUNG_CHECK_MARGIN_MS (a loaded machine may run a
-#            woken process late);
+#            woken process late), or waiting on something other than a socket (a lock, a
+#            sleep, a poll: not a login answer that never comes, and nothing a new check fixes);
 #   detach   hung on a standby while the primary is known: detach the backend (what the
 #            check would have done, had its timeout worked) and start a new check;
 #   restart  hung on the primary, or while no primary is known: a new check only; its connect
@@ -128,11 +130,17 @@ parse_node_info() {
 #            and pgpool's own failover handling follows (never a detach of the primary here).
 HUNG_CHECK_MARGIN_MS=500
 decide_health_check() {
-  local id=$1 primary=$2 unscheduled=$3 wait=$4
+  local id=$1 primary=$2 unscheduled=$3 wait=$4 wchan=${5:-}
   local bound=$((wait + HUNG_CHECK_MARGIN_MS))
   VERDICT=ok REPLY=$id REASON="the health check of backend $id was scheduled within ${bound} ms"
   ((unscheduled > bound)) || return 0
-  REASON="the health check of backend $id has not run for ${unscheduled} ms, longer than any of its waits (${wait} ms) allows: it is blocked reading a login answer that never comes (pgpool's timeout does not interrupt that read)"
+  case $wchan in
+    futex* | *semtimedop* | *nanosleep* | poll_schedule_timeout | do_select | do_sys_poll | ep_poll)
+      REASON="the health check of backend $id has not run for ${unscheduled} ms but waits in $wchan, not on a backend's answer"
+      return 0
+      ;;
+  esac
+  REASON="the health check of backend $id has not run for ${unscheduled} ms (kernel wait: ${wchan:-unknown}), longer than any of its waits (${wait} ms) allows: it is blocked reading a login answer that never comes (pgpool's timeout does not interrupt that read)"
   if [[ -n $primary && $primary != "$id" ]]; then
     VERDICT=detach
     REASON+="; backend $id is a standby and backend $primary the primary"

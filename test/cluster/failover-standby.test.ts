@@ -72,6 +72,38 @@ async function pgpoolLines(sinceMs: number): Promise<string[]> {
   return out;
 }
 
+/**
+ * A member standby taken out by `fault` for `durationMs` under the workload, then restored; what
+ * the writers and Pgpool-II saw: the longest write gap during the fault and after it, when the
+ * standby streamed again, how many new read sessions then reached it, and the watch's
+ * hung-check corrections. Reported under "member standby <label>".
+ */
+async function standbyOutage(label: string, durationMs: number, fault: (pod: string) => Promise<unknown>, restore: (pod: string) => Promise<unknown>) {
+  const primary = (await cluster.primary())!;
+  const victim = cluster.members.find((m) => m !== primary)!;
+  let back = -1;
+  let readsOnVictim = -1;
+  let restoredAt = Infinity;
+  const run = await underLoad(cluster, forward.config, () => fault(victim).then(() => undefined), {
+    after: async (t0) => {
+      await new Promise((r) => setTimeout(r, Math.max(0, t0 + durationMs - Date.now())));
+      await restore(victim);
+      restoredAt = Date.now();
+      back = await waitStreaming(cluster, victim, t0);
+      readsOnVictim = await readsReach(victim);
+    },
+  });
+  const gap = run.workload.maxAckGap(run.t0, restoredAt);
+  const after = run.workload.maxAckGap(restoredAt);
+  const corrections = (await pgpoolLines(run.t0)).filter((l) => /correction: the health check of backend \d+ has not run/.test(l));
+  report(
+    `member standby ${label}`,
+    run,
+    `; ${victim} ${label} for ${durationMs / 1000} s; longest write gap meanwhile ${gap.ms} ms (from ${gap.since}), after it ${after.ms} ms (from ${after.since}); streaming again after ${back} ms; ${readsOnVictim} of ${FRESH_READ_SESSIONS} new read sessions then read on it; ${corrections.length} hung-check corrections${corrections.length ? `:\n${corrections.join('\n')}` : ''}`,
+  );
+  return { run, primary, victim, gapMs: gap.ms, afterMs: after.ms, back, readsOnVictim, corrections };
+}
+
 function report(label: string, run: Awaited<ReturnType<typeof underLoad>>, extra = ''): void {
   console.log(
     `${label}: first acknowledged write after ${run.firstAckMs} ms; ${describeVerdict(run.verdict)}; ${JSON.stringify(run.workload.summary(run.t0))}; ` +
@@ -96,65 +128,31 @@ describe('GIVEN a quorum-synchronous cluster under a write workload through Pgpo
   });
 
   it("WHEN a member standby is cut off from the network for 60 s THEN writes stop no longer than Pgpool-II's standby health check takes to detach it, the primary stays, and after healing it streams and serves reads again", async () => {
-    const primary = (await cluster.primary())!;
-    const victim = cluster.members.find((m) => m !== primary)!;
-    let back = -1;
-    let readsOnVictim = -1;
-    let healedAt = Infinity;
-    const run = await underLoad(cluster, forward.config, () => cluster.rt.partition(victim).then(() => undefined), {
-      after: async (t0) => {
-        await new Promise((r) => setTimeout(r, Math.max(0, t0 + STANDBY_CUT_MS - Date.now())));
-        await cluster.rt.heal(victim);
-        healedAt = Date.now();
-        back = await waitStreaming(cluster, victim, t0);
-        readsOnVictim = await readsReach(victim);
-      },
-    });
-    const gap = run.workload.maxAckGap(run.t0, healedAt);
-    const afterHeal = run.workload.maxAckGap(healedAt);
-    const corrections = (await pgpoolLines(run.t0)).filter((l) => /correction: the health check of backend \d+ has not run/.test(l));
-    report('member standby cut off', run, `; cut ${victim} off for ${STANDBY_CUT_MS / 1000} s; longest write gap while cut ${gap.ms} ms (from ${gap.since}), after the heal ${afterHeal.ms} ms (from ${afterHeal.since}); streaming again after ${back} ms; ${readsOnVictim} of ${FRESH_READ_SESSIONS} new read sessions then read on it; ${corrections.length} hung-check corrections${corrections.length ? `:\n${corrections.join('\n')}` : ''}`);
-    expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
-    expect(run.verdict.state.primary).toBe(primary);
+    const o = await standbyOutage('cut off', STANDBY_CUT_MS, (pod) => cluster.rt.partition(pod), (pod) => cluster.rt.heal(pod));
+    expect(invariantFailures(o.run.verdict, { zeroLoss: true })).toEqual([]);
+    expect(o.run.verdict.state.primary).toBe(o.primary);
     // While cut: designed at most 2 s plus a reconnect (11.9 s with the failover timing for every
     // backend, 2.7-3.2 s with one retry), see BOUNDS.standbyLossWriteGapMs; when the cut falls
     // in the middle of a health check's login, that check hangs, and the entrypoint's watch
     // detaches the standby instead (BOUNDS.standbyHungCheckWriteGapMs, only when it did so).
-    expect(gap.ms).toBeLessThanOrEqual(corrections.length > 0 ? BOUNDS.standbyHungCheckWriteGapMs : BOUNDS.standbyLossWriteGapMs);
+    expect(o.gapMs).toBeLessThanOrEqual(o.corrections.length > 0 ? BOUNDS.standbyHungCheckWriteGapMs : BOUNDS.standbyLossWriteGapMs);
     // After the heal nothing is designed to stop writes: the bound is the suite's one for a
     // cluster that is not failing over, and the report prints this gap apart from the one while
     // cut, so a stall at the re-attach is not read as the detection's.
-    expect(afterHeal.ms).toBeLessThanOrEqual(BOUNDS.steadyWriteMs);
-    expect(readsOnVictim).toBeGreaterThan(0);
+    expect(o.afterMs).toBeLessThanOrEqual(BOUNDS.steadyWriteMs);
+    expect(o.readsOnVictim).toBeGreaterThan(0);
   }, STANDBY_CUT_MS + BOUNDS.steadyWriteMs + 2 * BOUNDS.rejoinMs);
 
   it("WHEN a member standby is frozen for 30 s THEN Pgpool-II's hung health check of it is replaced and the standby detached within the bound, the primary stays, and after the thaw it streams and serves reads again", async () => {
-    const primary = (await cluster.primary())!;
-    const victim = cluster.members.find((m) => m !== primary)!;
-    let back = -1;
-    let readsOnVictim = -1;
-    let thawedAt = Infinity;
-    const run = await underLoad(cluster, forward.config, () => cluster.rt.freeze(victim).then(() => undefined), {
-      after: async (t0) => {
-        await new Promise((r) => setTimeout(r, Math.max(0, t0 + STANDBY_FREEZE_MS - Date.now())));
-        await cluster.rt.thaw(victim);
-        thawedAt = Date.now();
-        back = await waitStreaming(cluster, victim, t0);
-        readsOnVictim = await readsReach(victim);
-      },
-    });
-    const gap = run.workload.maxAckGap(run.t0, thawedAt);
-    const afterThaw = run.workload.maxAckGap(thawedAt);
-    const corrections = (await pgpoolLines(run.t0)).filter((l) => /correction: the health check of backend \d+ has not run/.test(l));
-    report('member standby frozen', run, `; froze ${victim} for ${STANDBY_FREEZE_MS / 1000} s; longest write gap while frozen ${gap.ms} ms (from ${gap.since}), after the thaw ${afterThaw.ms} ms (from ${afterThaw.since}); streaming again after ${back} ms; ${readsOnVictim} of ${FRESH_READ_SESSIONS} new read sessions then read on it; hung-check corrections:\n${corrections.join('\n')}`);
-    expect(invariantFailures(run.verdict, { zeroLoss: true })).toEqual([]);
-    expect(run.verdict.state.primary).toBe(primary);
+    const o = await standbyOutage('frozen', STANDBY_FREEZE_MS, (pod) => cluster.rt.freeze(pod), (pod) => cluster.rt.thaw(pod));
+    expect(invariantFailures(o.run.verdict, { zeroLoss: true })).toEqual([]);
+    expect(o.run.verdict.state.primary).toBe(o.primary);
     // A frozen node's kernel completes every handshake and nobody answers the login: every
     // health check of it hangs, so only the entrypoint's watch can detach it.
-    expect(gap.ms).toBeLessThanOrEqual(BOUNDS.standbyHungCheckWriteGapMs);
-    expect(corrections.length).toBeGreaterThan(0);
-    expect(afterThaw.ms).toBeLessThanOrEqual(BOUNDS.steadyWriteMs);
-    expect(readsOnVictim).toBeGreaterThan(0);
+    expect(o.gapMs).toBeLessThanOrEqual(BOUNDS.standbyHungCheckWriteGapMs);
+    expect(o.corrections.length).toBeGreaterThan(0);
+    expect(o.afterMs).toBeLessThanOrEqual(BOUNDS.steadyWriteMs);
+    expect(o.readsOnVictim).toBeGreaterThan(0);
   }, STANDBY_FREEZE_MS + BOUNDS.steadyWriteMs + 2 * BOUNDS.rejoinMs);
 
   it("WHEN a standby's claim is deleted THEN it re-clones and streams again, nothing acknowledged is lost", async () => {

@@ -66,6 +66,8 @@ function fixture(hungId: number, workingId: number, knownPrimary: string): Fixtu
     mkdirSync(join(dir, 'proc', String(p.pid)), { recursive: true });
     writeFileSync(join(dir, 'proc', String(p.pid), 'cmdline'), `pgpool: health check process(${id})\0\0`);
     writeFileSync(join(dir, 'proc', String(p.pid), 'schedstat'), '1 2 7\n');
+    // Where a check blocked on a login answer waits (a TCP read), without a newline as the kernel writes it.
+    writeFileSync(join(dir, 'proc', String(p.pid), 'wchan'), 'wait_woken');
   }
   mkdirSync(join(dir, 'bin'));
   writeFileSync(join(dir, 'bin', 'pcp_detach_node'), `#!/bin/bash\necho "pcp_detach_node $*" >>"${dir}/pcp.log"\n`);
@@ -172,6 +174,16 @@ describe.concurrent("GIVEN pgpool's health-check processes, one of them never sc
       const { log } = await watch(f, 4, 0.9);
       expect(log).not.toMatch(/backend 1/);
       expect(await exitSignal(f.working)).toBe(null);
+    });
+  });
+
+  it('WHEN the unscheduled check waits on a lock, not a socket THEN nothing is done', async () => {
+    await withFixture(1, 0, '0', async (f) => {
+      writeFileSync(join(f.dir, 'proc', String(f.hung.pid), 'wchan'), 'futex_do_wait');
+      const { log, pcp } = await watch(f, 3);
+      expect(pcp).toBe('');
+      expect(log).not.toMatch(/correction/);
+      expect(await exitSignal(f.hung)).toBe(null);
     });
   });
 

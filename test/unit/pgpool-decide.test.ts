@@ -122,6 +122,21 @@ describe('decide_health_check: GIVEN how long a health-check process went unsche
     expect(d.reason).toMatch(/no primary known/);
   });
 
+  it('WHEN the stalled check waits in the kernel on a socket (wait_woken) or the kernel does not say THEN it is hung', () => {
+    expect(judgeCheck('1', '0', '1600', '1000', 'wait_woken')).toMatchObject({ verdict: 'detach' });
+    expect(judgeCheck('1', '0', '1600', '1000', '0')).toMatchObject({ verdict: 'detach' });
+    expect(judgeCheck('1', '0', '1600', '1000', '').reason).toMatch(/kernel wait: unknown/);
+  });
+
+  it.each(['futex_do_wait', 'futex_wait_queue', 'do_semtimedop', 'hrtimer_nanosleep', 'poll_schedule_timeout', 'do_select', 'ep_poll'])(
+    'WHEN the stalled check waits in %s (a lock, a sleep, a poll: not a login answer) THEN ok',
+    (wchan) => {
+      const d = judgeCheck('1', '0', '9000', '1000', wchan);
+      expect(d.verdict).toBe('ok');
+      expect(d.reason).toMatch(new RegExp(`waits in ${wchan}, not on a backend's answer`));
+    },
+  );
+
   it("WHEN the primary's check waits its longer timeout THEN ok within that wait plus the margin", () => {
     expect(judgeCheck('0', '0', '2400', '2000')).toMatchObject({ verdict: 'ok' });
   });
