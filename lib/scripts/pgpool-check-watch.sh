@@ -14,8 +14,9 @@
 # Where process titles and scheduling counts are read (a test points it at a fixture tree).
 : "${PGHA_PROC_DIR:=/proc}"
 # pgpool's primary while it is the live one and the standbys' health-check settings are in
-# effect for it; empty otherwise. Written by each reconcile pass, emptied by pgpool-failover.sh
-# when pgpool detaches its primary (the name is repeated there).
+# effect for it; empty otherwise. Emptied at start, written by each reconcile pass that hears
+# from PCP, emptied by pgpool-failover.sh when pgpool detaches its primary (the name is repeated
+# there). A hint only: a detach is confirmed with pgpool first (correct_hung_check).
 KNOWN_PRIMARY_FILE=$RUN_DIR/known-primary
 WATCH_FIFO=$RUN_DIR/check-watch-nap
 WATCH_PID=
