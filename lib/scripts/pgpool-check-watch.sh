@@ -80,8 +80,10 @@ find_check_processes() {
 GLOBAL_CHECK_WAIT_MS=0
 STANDBY_CHECK_WAIT_MS=0
 check_waits() {
-  local max=0 v timeout _retries delay
-  for v in "$(conf_value health_check_period)" "$(conf_value health_check_timeout)" "$(conf_value health_check_retry_delay)"; do
+  local max=0 v period timeout _retries delay
+  period=$(conf_value health_check_period)
+  [[ $period =~ ^[0-9]+$ ]] || period=1
+  for v in "$period" "$(conf_value health_check_timeout)" "$(conf_value health_check_retry_delay)"; do
     [[ $v =~ ^[0-9]+$ ]] && ((v > max)) && max=$v
   done
   v=$(conf_value connect_timeout)
@@ -90,8 +92,7 @@ check_waits() {
   STANDBY_CHECK_WAIT_MS=$GLOBAL_CHECK_WAIT_MS
   [[ -n $PGHA_STANDBY_HEALTH_CHECK ]] || return 0
   read -r timeout _retries delay <<<"$PGHA_STANDBY_HEALTH_CHECK"
-  max=$(conf_value health_check_period)
-  [[ $max =~ ^[0-9]+$ ]] || max=1
+  max=$period
   ((timeout > max)) && max=$timeout
   ((delay > max)) && max=$delay
   STANDBY_CHECK_WAIT_MS=$((max * 1000))

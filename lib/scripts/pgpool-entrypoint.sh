@@ -273,7 +273,7 @@ BACKEND_START=()
 QUICK_PASS=0
 reconcile() {
   local info line id live lrec lstream lstart
-  local -a hosts=() ports=() statuses=() roles=() restarted=()
+  local -a restarted=()
   QUICK_PASS=1
   info=$(pcp pcp_node_info -a -v 2>/dev/null) || {
     unstick_pcp
@@ -287,25 +287,25 @@ reconcile() {
     SERVING=1
     ((CUT)) || publish_status serving
   fi
+  # pgpool's view, in NODE_HOSTS, NODE_PORTS, NODE_STATUSES, NODE_ROLES (by backend id).
   parse_node_info "$info"
-  hosts=("${NODE_HOSTS[@]}") ports=("${NODE_PORTS[@]}") statuses=("${NODE_STATUSES[@]}") roles=("${NODE_ROLES[@]}")
   local n=$NODE_COUNT true_primary="" pool_primary=""
   local -a lives=()
   for ((id = 0; id < n; id++)); do
-    [[ ${roles[id]} == primary ]] && pool_primary=$id
+    [[ ${NODE_ROLES[id]} == primary ]] && pool_primary=$id
   done
   # pgpool reports a primary that it has down only while a failover of it is in progress.
   local failing_over=0
-  [[ -n $pool_primary && ${statuses[pool_primary]} == 3 ]] && failing_over=1
+  [[ -n $pool_primary && ${NODE_STATUSES[pool_primary]} == 3 ]] && failing_over=1
   for ((id = 0; id < n; id++)); do
     # While pgpool fails a backend over, the backends it has down are not asked: the one it
     # detached does not answer (a probe would cost its whole timeout, and the pass must see
     # the stuck failover soon).
-    if ((failing_over)) && [[ ${statuses[id]} == 3 ]]; then
+    if ((failing_over)) && [[ ${NODE_STATUSES[id]} == 3 ]]; then
       lives[id]=
       continue
     fi
-    backend_state "$id" "${hosts[id]}" "${ports[id]}"
+    backend_state "$id" "${NODE_HOSTS[id]}" "${NODE_PORTS[id]}"
     live=$BACKEND_LIVE
     lives[id]=$live
     [[ ${live%%|*} == false ]] && true_primary=${true_primary:+$true_primary,}$id
@@ -339,8 +339,8 @@ reconcile() {
   # No primary or several: a failover or a split is under way; pgpool's own health check
   # detaches the dead one, and nothing here may pick a side.
   if [[ -n $true_primary && $true_primary != *,* ]]; then
-    if [[ ${statuses[true_primary]} == 3 ]]; then
-      log "correction: backend $true_primary (${hosts[true_primary]}) is the primary but pgpool has it down: pcp_attach_node"
+    if [[ ${NODE_STATUSES[true_primary]} == 3 ]]; then
+      log "correction: backend $true_primary (${NODE_HOSTS[true_primary]}) is the primary but pgpool has it down: pcp_attach_node"
       pcp pcp_attach_node -n "$true_primary" >/dev/null 2>&1 || log "pcp_attach_node $true_primary failed"
       return 0
     fi
@@ -354,22 +354,22 @@ reconcile() {
       # two searches and its sessions.
       local wrong=$true_primary
       for ((id = 0; id < n; id++)); do
-        [[ $id != "$true_primary" && ${statuses[id]} != 3 && ${lives[id]} == true\|* ]] && wrong=$id && break
+        [[ $id != "$true_primary" && ${NODE_STATUSES[id]} != 3 && ${lives[id]} == true\|* ]] && wrong=$id && break
       done
-      [[ -n $pool_primary && ${statuses[pool_primary]} != 3 && -n ${lives[pool_primary]} ]] && wrong=$pool_primary
+      [[ -n $pool_primary && ${NODE_STATUSES[pool_primary]} != 3 && -n ${lives[pool_primary]} ]] && wrong=$pool_primary
       # A wrong primary that pgpool has up but that does not answer (frozen: the kernel still
       # accepts connections, so pgpool's health check blocks on it instead of failing): a
       # detach alone. pgpool's search then skips it and finds the live primary; it is attached
       # again once it streams (below).
-      if [[ -n $pool_primary && ${statuses[pool_primary]} != 3 && -z ${lives[pool_primary]} ]]; then
-        log "correction: pgpool's primary is backend $pool_primary (${hosts[pool_primary]}), which does not answer, and backend $true_primary (${hosts[true_primary]}) answers as the primary: pcp_detach_node $pool_primary"
+      if [[ -n $pool_primary && ${NODE_STATUSES[pool_primary]} != 3 && -z ${lives[pool_primary]} ]]; then
+        log "correction: pgpool's primary is backend $pool_primary (${NODE_HOSTS[pool_primary]}), which does not answer, and backend $true_primary (${NODE_HOSTS[true_primary]}) answers as the primary: pcp_detach_node $pool_primary"
         pcp pcp_detach_node -n "$pool_primary" >/dev/null 2>&1 || log "pcp_detach_node $pool_primary failed"
         # The check worker is blocked on that backend too (see unstick_failover), and the
         # detach's search for the new primary would wait for it: stop it now, not two passes on.
         stop_sr_worker "the search for the new primary after detaching backend $pool_primary would wait for the streaming-replication check worker" if-busy
         return 0
       fi
-      log "correction: pgpool's primary is ${pool_primary:-none}, the live primary is backend $true_primary (${hosts[true_primary]}): pcp_detach_node + pcp_attach_node $wrong"
+      log "correction: pgpool's primary is ${pool_primary:-none}, the live primary is backend $true_primary (${NODE_HOSTS[true_primary]}): pcp_detach_node + pcp_attach_node $wrong"
       pcp pcp_detach_node -n "$wrong" >/dev/null 2>&1 || log "pcp_detach_node $wrong failed"
       pcp pcp_attach_node -n "$wrong" >/dev/null 2>&1 || log "pcp_attach_node $wrong failed"
       return 0
@@ -379,7 +379,7 @@ reconcile() {
   # send writes to one of them, a standby (SQLSTATE 25006). pgpool-failover.sh detaches them
   # when a failover ends without a primary, but pgpool drops requests that do not fit its
   # queue, and a pgpool that starts while no member is primary has them up from the start.
-  decide_orphan_backends "$pool_primary" "$true_primary" "${statuses[@]}"
+  decide_orphan_backends "$pool_primary" "$true_primary" "${NODE_STATUSES[@]}"
   if [[ $VERDICT == detach ]]; then
     log "correction: $REASON: pcp_detach_node $REPLY"
     for id in $REPLY; do
@@ -395,8 +395,8 @@ reconcile() {
     # check retries never failed keeps its status up, and every pooled connection to the old
     # postmaster is dead: sessions fail with "unable to read message kind" for minutes. A
     # detach and attach makes the children drop those connections.
-    if [[ ${statuses[id]} != 3 && $lrec == true && -n ${restarted[id]:-} ]]; then
-      log "correction: backend $id (${hosts[id]}) restarted while pgpool kept it up (its pooled connections are dead): pcp_detach_node + pcp_attach_node"
+    if [[ ${NODE_STATUSES[id]} != 3 && $lrec == true && -n ${restarted[id]:-} ]]; then
+      log "correction: backend $id (${NODE_HOSTS[id]}) restarted while pgpool kept it up (its pooled connections are dead): pcp_detach_node + pcp_attach_node"
       pcp pcp_detach_node -n "$id" >/dev/null 2>&1 || log "pcp_detach_node $id failed"
       pcp pcp_attach_node -n "$id" >/dev/null 2>&1 || log "pcp_attach_node $id failed"
     fi
@@ -404,8 +404,8 @@ reconcile() {
     # down backend by itself (auto_failback needs it to stream from the primary directly,
     # which cascaded standbys do not). Only while pgpool has the live primary: without one,
     # pgpool would send writes to this standby (pgpool-failover.sh detached it for that).
-    if [[ ${statuses[id]} == 3 && $lrec == true && $lstream == streaming && -n $true_primary && $pool_primary == "$true_primary" ]]; then
-      log "correction: backend $id (${hosts[id]}) streams again but pgpool has it down: pcp_attach_node"
+    if [[ ${NODE_STATUSES[id]} == 3 && $lrec == true && $lstream == streaming && -n $true_primary && $pool_primary == "$true_primary" ]]; then
+      log "correction: backend $id (${NODE_HOSTS[id]}) streams again but pgpool has it down: pcp_attach_node"
       pcp pcp_attach_node -n "$id" >/dev/null 2>&1 || log "pcp_attach_node $id failed"
     fi
   done
@@ -413,7 +413,7 @@ reconcile() {
   tune_health_checks "$true_primary" "$n"
   QUICK_PASS=0
   for ((id = 0; id < n; id++)); do
-    [[ ${statuses[id]} != 3 && -n ${lives[id]} ]] || return 0
+    [[ ${NODE_STATUSES[id]} != 3 && -n ${lives[id]} ]] || return 0
   done
   restore_sr_worker
 }
