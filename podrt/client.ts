@@ -244,8 +244,14 @@ export class PodRuntime {
     const m = /^([^/]+)\/([^/]+)\/([^/]+)$/.exec(target); // kind/ns/name? keep simple: ns given via opts
     if (m) { t = `${m[1]}/${m[3]}`; ns = m[2]; }
     const r = await this.call<{ id: number; sock: string }>('portForward', { namespace: ns, target: t, port });
+    // Closing the forward ends its connections, as kubectl's does: a client that never closed its
+    // side (node-postgres after a refused TLS login) must not hold close() open.
+    const open = new Set<net.Socket>();
     const server = net.createServer((c) => {
       const up = net.connect(r.sock);
+      open.add(c).add(up);
+      c.on('close', () => open.delete(c));
+      up.on('close', () => open.delete(up));
       c.on('error', () => up.destroy());
       up.on('error', () => c.destroy());
       c.pipe(up);
@@ -258,7 +264,9 @@ export class PodRuntime {
       port: addr.port,
       close: async () => {
         this.forwards.delete(handle);
-        await new Promise<void>((res) => server.close(() => res()));
+        const closed = new Promise<void>((res) => server.close(() => res()));
+        for (const sock of open) sock.destroy();
+        await closed;
         await this.call('closePortForward', { id: r.id }).catch(() => undefined);
       },
     };
