@@ -17,7 +17,9 @@
  * streaming from it, the old primary streaming again.
  *
  *   npx tsx bench/failover/run.ts [--runs 5] [--scenarios kill,delete,partition] [--mode async|quorum]
- *                                 [--cpu-hog N] [--out FILE]
+ *                                 [--cpu-hog N] [--tls on|off|both] [--out FILE]
+ * `--tls both` measures a cluster with TLS (the default) and then one in plaintext in the same
+ * invocation, and prints their tables one under the other: what TLS costs a failover.
  * `--cpu-hog N` keeps N busy processes (a shell loop, no forks) on the host for the whole run:
  * with 1 on a 2-core machine, one core is taken from the cluster.
  * Needs root (the pod runtime).
@@ -41,6 +43,9 @@ const SCENARIOS = arg('scenarios', 'kill,delete,partition').split(',');
 const MODE = arg('mode', 'async');
 const OUT = arg('out', '');
 const CPU_HOG = Number(arg('cpu-hog', '0'));
+/** 'on' (the default product), 'off' (tls.plaintextReason), or 'both': one cluster each, one after the other, tables side by side. */
+const TLS = arg('tls', 'on');
+if (!['on', 'off', 'both'].includes(TLS)) throw new Error(`--tls ${TLS}: use on, off or both`);
 
 /** ms from the fault to each step of a kill's failover; undefined when the step's line was not found. */
 interface KillBreakdown {
@@ -134,21 +139,20 @@ async function stillPrimary(cluster: ExampleCluster, pod: string): Promise<boole
   }
 }
 
-async function main(): Promise<void> {
-  const hogs: ChildProcess[] = [];
-  for (let i = 0; i < CPU_HOG; i++) hogs.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
-  process.on('exit', () => hogs.forEach((h) => h.kill('SIGKILL')));
+/** Every run of every scenario on one fresh cluster, TLS on or off; the samples and the versions. */
+async function measure(tls: 'on' | 'off'): Promise<{ samples: Sample[]; versions: string }> {
   // The product's default Pgpool-II sizing (32 children per pod), not the test clusters' smaller
   // one: the figures compare with earlier runs and are what a user gets.
-  const cluster = await ExampleCluster.start('bench-failover', {
+  const cluster = await ExampleCluster.start(`bench-failover-tls-${tls}`, {
     pgpool: { numInitChildren: 32 },
     ...(MODE === 'quorum' ? { replication: { mode: 'quorum' as const, standbys: 1 } } : {}),
+    ...(tls === 'off' ? { tls: { plaintextReason: 'benchmark: the plaintext baseline TLS is compared with' } } : {}),
   });
   const samples: Sample[] = [];
   try {
     const readyMs = await cluster.waitAllReady();
     await waitConverged(cluster);
-    console.log(`cluster Ready in ${readyMs} ms (${MODE})`);
+    console.log(`cluster Ready in ${readyMs} ms (${MODE}, TLS ${tls})`);
     const forward = await cluster.forward();
     for (const scenario of SCENARIOS) {
       for (let run = 1; run <= RUNS; run++) {
@@ -229,7 +233,7 @@ async function main(): Promise<void> {
         samples.push(sample);
         if (sample.firstAckMs > slowMs(scenario)) await keepLogs(cluster, `${scenario}-${run}`, r);
         console.log(JSON.stringify(sample), r.verdict.splitBrain.length ? `SPLIT BRAIN: ${r.verdict.splitBrain.join('; ')}` : '');
-        if (OUT) writeFileSync(OUT, JSON.stringify(samples, null, 1));
+        if (OUT) writeFileSync(TLS === 'both' ? OUT.replace(/(\.json)?$/, `-tls-${tls}$1`) : OUT, JSON.stringify(samples, null, 1));
       }
     }
     await closeForward(forward);
@@ -240,10 +244,12 @@ async function main(): Promise<void> {
     const left = await cluster.stop();
     if (left.length) console.error(`leftovers: ${left.join(', ')}`);
   }
-  const cpu = cpus()[0]?.model ?? '?';
-  console.log(`\nmachine: nproc ${cpus().length}, ${cpu}, kernel ${release()}, ${new Date().toISOString()}, ${execFileSync('uptime').toString().trim()}`);
-  hogs.forEach((h) => h.kill('SIGKILL'));
-  console.log(`versions (version set ${versionSet()}, ${MODE}${CPU_HOG ? `, ${CPU_HOG} busy process(es) beside the cluster` : ''}): ${cluster.versions.postgresFull}, ${cluster.versions.repmgr}, ${cluster.versions.pgpoolFull}`);
+  return { samples, versions: `${cluster.versions.postgresFull}, ${cluster.versions.repmgr}, ${cluster.versions.pgpoolFull}` };
+}
+
+/** The tables of one cluster's samples. */
+function report(label: string, samples: Sample[]): void {
+  console.log(`\n#### ${label}`);
   console.log('| scenario | runs | first ack after fault, ms: median (min-max) | lost acked writes (per run) | client errors per run: median (min-max) | other |');
   console.log('|---|---|---|---|---|---|');
   for (const scenario of SCENARIOS) {
@@ -270,6 +276,20 @@ async function main(): Promise<void> {
     console.log(`| ${col((s) => s.breakdown!.detectedMs)} | ${col((s) => s.breakdown!.promotedMs)} | ${col((s) => s.breakdown!.otherFollowsMs)} | ${col((s) => s.firstAckMs)} | ${col((s) => s.breakdown!.oldReturnsMs)} |`);
     console.log(`other standby: ${kills.map((s) => s.breakdown!.otherHow).join(', ')}`);
   }
+}
+
+async function main(): Promise<void> {
+  const hogs: ChildProcess[] = [];
+  for (let i = 0; i < CPU_HOG; i++) hogs.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+  process.on('exit', () => hogs.forEach((h) => h.kill('SIGKILL')));
+  const variants: ('on' | 'off')[] = TLS === 'both' ? ['on', 'off'] : [TLS as 'on' | 'off'];
+  const results = [];
+  for (const tls of variants) results.push({ tls, ...(await measure(tls)) });
+  const cpu = cpus()[0]?.model ?? '?';
+  console.log(`\nmachine: nproc ${cpus().length}, ${cpu}, kernel ${release()}, ${new Date().toISOString()}, ${execFileSync('uptime').toString().trim()}`);
+  hogs.forEach((h) => h.kill('SIGKILL'));
+  console.log(`versions (version set ${versionSet()}, ${MODE}${CPU_HOG ? `, ${CPU_HOG} busy process(es) beside the cluster` : ''}): ${results[0].versions}`);
+  for (const r of results) report(`TLS ${r.tls}${r.tls === 'on' ? ' (the default)' : ' (tls.plaintextReason)'}`, r.samples);
   process.exit(0);
 }
 

@@ -40,7 +40,7 @@ if [ "$PACKAGE_SOURCE" = pgdg ]; then
   apt-get install -y -q --no-install-recommends ca-certificates postgresql-common
   /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y
 fi
-PACKAGES="pgpool2 postgresql-client"
+PACKAGES="pgpool2 postgresql-client openssl"
 for p in $PACKAGES; do
   apt-cache show "$p" >/dev/null 2>&1 ||
     { echo "recipe pgpool: package $p is not in $SUITE ($PACKAGE_SOURCE)" >&2; exit 1; }
@@ -58,7 +58,7 @@ rm -rf /var/lib/apt/lists/*
 # psql itself, not Debian's pg_wrapper (a perl start per call): the reconcile loop calls it.
 for b in /usr/lib/postgresql/*/bin/psql; do ln -sf "$b" /usr/local/bin/psql; done
 # Mount points of the pod contract, so a read-only root has them.
-mkdir -p /run/pgpool /opt/pgha/scripts /etc/pgha/pgpool /etc/pgha/secrets
+mkdir -p /run/pgpool /opt/pgha/scripts /etc/pgha/pgpool /etc/pgha/secrets /etc/pgha/tls
 chown 1001:1001 /run/pgpool
 
 for b in pgpool pg_enc pg_md5 pcp_node_info pcp_attach_node pcp_detach_node pcp_node_count psql perl; do

@@ -45,7 +45,7 @@ if [ "$PACKAGE_SOURCE" = pgdg ]; then
   apt-get install -y -q --no-install-recommends ca-certificates postgresql-common
   /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y
 fi
-PACKAGES="postgresql-${PG_MAJOR} postgresql-${PG_MAJOR}-repmgr"
+PACKAGES="postgresql-${PG_MAJOR} postgresql-${PG_MAJOR}-repmgr openssl"
 for p in $PACKAGES; do
   apt-cache show "$p" >/dev/null 2>&1 ||
     { echo "recipe postgres: package $p is not in $SUITE ($PACKAGE_SOURCE)" >&2; exit 1; }
@@ -56,7 +56,7 @@ rm -f /usr/sbin/policy-rc.d
 rm -rf /var/lib/apt/lists/*
 
 # Mount points of the pod contract (docs/pod-contract.md), so a read-only root has them.
-mkdir -p /var/lib/postgresql/data /var/run/postgresql /run/pgha /opt/pgha/scripts /etc/pgha/config /etc/pgha/secrets
+mkdir -p /var/lib/postgresql/data /var/run/postgresql /run/pgha /opt/pgha/scripts /etc/pgha/config /etc/pgha/secrets /etc/pgha/tls
 chown 999:999 /var/lib/postgresql /var/lib/postgresql/data /var/run/postgresql /run/pgha
 
 # What the scripts rely on; the build fails here rather than a pod at run time.

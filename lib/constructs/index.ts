@@ -9,3 +9,4 @@ export * from './postgres-cluster';
 export * from './postgres-tier';
 export * from './scripts';
 export * from './cluster-connection';
+export * from './tls-certificate';

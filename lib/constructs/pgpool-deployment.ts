@@ -6,7 +6,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { NAME_SUFFIX } from '../model/names';
-import type { ResolvedCluster } from '../model/resolved';
+import { domainSuffix, type ResolvedCluster } from '../model/resolved';
 import { PGPOOL_PATHS, SECRET_KEYS } from '../render/paths';
 import { renderPgpoolConf } from '../render/pgpool-conf';
 import { renderPoolHbaConf } from '../render/pool-hba-conf';
@@ -22,6 +22,8 @@ import {
   healthProbe,
   HEALTH_PORT,
   spreading,
+  tlsPodParts,
+  withTlsNames,
 } from './pod-spec';
 
 /** uid/gid of `pgpool` in our Pgpool-II image (images/pgpool/Dockerfile). */
@@ -60,6 +62,7 @@ export class PgpoolDeployment extends Construct {
       data: { ...this.configData },
     });
 
+    const tls = tlsPodParts(cluster, PGPOOL_PATHS.tls);
     const container: k8s.Container = {
       name: 'pgpool',
       image: pp.image,
@@ -85,6 +88,9 @@ export class PgpoolDeployment extends Construct {
           name: 'PGHA_STANDBY_HEALTH_CHECK',
           value: [pp.standbyHealthCheck.timeoutSeconds, pp.standbyHealthCheck.maxRetries, pp.standbyHealthCheck.retryDelaySeconds].join(' '),
         },
+        ...tls.env,
+        // The name the entrypoint checks the certificate for before it starts (lib-tls.sh).
+        ...(cluster.tls.mode === 'required' ? [{ name: 'PGHA_TLS_SERVICE_HOSTS', value: `${name}.${domainSuffix(cluster)}` }] : []),
       ],
       ports: [
         { name: 'postgresql', containerPort: pp.port, protocol: 'TCP' },
@@ -108,11 +114,12 @@ export class PgpoolDeployment extends Construct {
         { name: 'credentials', mountPath: PGPOOL_PATHS.secrets, readOnly: true },
         { name: 'runtime', mountPath: PGPOOL_PATHS.runtime },
         { name: 'tmp', mountPath: PGPOOL_PATHS.tmp },
+        ...tls.volumeMounts,
       ],
     };
 
     this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
-      metadata: metadata(name, pp.syncWave),
+      metadata: withTlsNames(cluster, metadata(name, pp.syncWave)),
       spec: {
         replicas: pp.replicas,
         selector: { matchLabels: selector },
@@ -155,6 +162,7 @@ export class PgpoolDeployment extends Construct {
               },
               { name: 'runtime', emptyDir: {} },
               { name: 'tmp', emptyDir: {} },
+              ...tls.volumes,
             ],
           },
         },

@@ -4,6 +4,8 @@
  */
 import { k8s } from 'cdk8s-plus-27';
 import type { ResolvedCluster, ResolvedResources } from '../model/resolved';
+import { ANNOTATION } from '../model/names';
+import { TLS_FILES } from '../render/paths';
 
 /** Pod security context meeting the "restricted" standard with a fixed numeric uid. */
 export function podSecurityContext(uid: number): k8s.PodSecurityContext {
@@ -148,4 +150,44 @@ export function healthProbe(
     timeoutSeconds: 2,
     ...timing,
   };
+}
+
+/**
+ * What a PostgreSQL or Pgpool-II container needs for TLS, or nothing when it is off: the TLS
+ * Secret mounted at `mountPath`, and libpq told to verify every server it connects to over the
+ * network against the cluster's CA, host name included (PGSSLMODE; a Unix socket ignores it).
+ * The environment reaches every libpq client in the container: the scripts' psql, repmgr,
+ * pg_basebackup and the WAL receiver of the server they start. PGHA_TLS_DIR tells the
+ * entrypoint to check the files before it starts anything (lib-base.sh check_tls_files).
+ */
+export function tlsPodParts(
+  cluster: ResolvedCluster,
+  mountPath: string,
+): { env: k8s.EnvVar[]; volumeMounts: k8s.VolumeMount[]; volumes: k8s.Volume[] } {
+  if (cluster.tls.mode === 'off') return { env: [], volumeMounts: [], volumes: [] };
+  return {
+    env: [
+      { name: 'PGHA_TLS_DIR', value: mountPath },
+      { name: 'PGSSLMODE', value: 'verify-full' },
+      { name: 'PGSSLROOTCERT', value: `${mountPath}/${TLS_FILES.ca}` },
+    ],
+    volumeMounts: [{ name: 'tls', mountPath, readOnly: true }],
+    volumes: [
+      {
+        name: 'tls',
+        secret: {
+          secretName: cluster.tls.secretName,
+          // Root-owned and group-readable through the pod's fsGroup: PostgreSQL accepts such a key.
+          defaultMode: 0o440,
+          items: Object.values(TLS_FILES).map((key) => ({ key, path: key })),
+        },
+      },
+    ],
+  };
+}
+
+/** A workload's metadata with the names its server certificate must carry (ANNOTATION.tlsDnsNames). */
+export function withTlsNames<M extends { annotations?: Record<string, string> }>(cluster: ResolvedCluster, metadata: M): M {
+  if (cluster.tls.mode === 'off') return metadata;
+  return { ...metadata, annotations: { ...metadata.annotations, [ANNOTATION.tlsDnsNames]: cluster.tls.dnsNames.join(',') } };
 }

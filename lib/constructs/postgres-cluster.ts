@@ -16,6 +16,7 @@ import { resolveCluster } from '../model/resolve-cluster';
 import type { ResolvedCluster } from '../model/resolved';
 import { CredentialsExternalSecret } from './credentials-external-secret';
 import { ClusterNetworkPolicies } from './network-policies';
+import { TlsCertificate } from './tls-certificate';
 import { objectAnnotations, objectLabels } from './labels';
 import { NodeScripts, PgpoolScripts } from './scripts-config-map';
 import { PgpoolDeployment } from './pgpool-deployment';
@@ -64,6 +65,10 @@ export class PostgresCluster extends Construct {
 
     if (cluster.externalSecret) {
       new CredentialsExternalSecret(this, 'CredentialsExternalSecret', { cluster, externalSecret: cluster.externalSecret });
+    }
+
+    if (cluster.tls.mode === 'required' && cluster.tls.certManagerIssuer) {
+      new TlsCertificate(this, 'TlsCertificate', { cluster });
     }
 
     const nodeScripts = new NodeScripts(this, 'NodeScripts', { cluster });

@@ -29,6 +29,8 @@ import {
   healthProbe,
   HEALTH_PORT,
   spreading,
+  tlsPodParts,
+  withTlsNames,
 } from './pod-spec';
 
 /** uid/gid of `postgres` in the official PostgreSQL image (and so in ours). */
@@ -177,6 +179,8 @@ export class PostgresTier extends Construct {
       // A former primary waits this long after it stopped before serving as a standby.
       { name: 'PGHA_PGPOOL_DETECTION_SECONDS', value: String(cluster.timing.pgpoolDetectionSeconds) },
     );
+    const tls = tlsPodParts(cluster, NODE_PATHS.tls);
+    env.push(...tls.env);
 
     const container: k8s.Container = {
       name: 'postgres',
@@ -212,11 +216,12 @@ export class PostgresTier extends Construct {
         { name: 'runtime', mountPath: NODE_PATHS.runtime },
         { name: 'tmp', mountPath: NODE_PATHS.tmp },
         { name: 'shm', mountPath: NODE_PATHS.shm },
+        ...tls.volumeMounts,
       ],
     };
 
     this.statefulSet = new StatefulSetWithTypedClaims(this, 'StatefulSet', {
-      metadata: metadata(name, tier.syncWave),
+      metadata: withTlsNames(cluster, metadata(name, tier.syncWave)),
       spec: {
         serviceName: name,
         replicas: tier.replicas,
@@ -262,6 +267,7 @@ export class PostgresTier extends Construct {
                 name: 'shm',
                 emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString(tier.resources.limits.memory) },
               },
+              ...tls.volumes,
             ],
           },
         },

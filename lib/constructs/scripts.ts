@@ -11,6 +11,7 @@ export const SCRIPTS_DIR = join(__dirname, '..', 'scripts');
 export const NODE_SCRIPT_FILES = [
   'lib-base.sh',
   'lib-session.sh',
+  'lib-tls.sh',
   'node-decide.sh',
   'node-decide-supervise.sh',
   'node-entrypoint.sh',
@@ -30,6 +31,7 @@ export const NODE_SCRIPT_FILES = [
 export const PGPOOL_SCRIPT_FILES = [
   'lib-base.sh',
   'lib-session.sh',
+  'lib-tls.sh',
   'pgpool-check-watch.sh',
   'pgpool-decide.sh',
   'pgpool-entrypoint.sh',

@@ -66,4 +66,9 @@ export const ANNOTATION = {
   /** sha256 of the ConfigMaps a pod consumes: a change rolls exactly those pods. */
   configChecksum: 'pgha.cdk8s.io/config-checksum',
   argoSyncWave: 'argocd.argoproj.io/sync-wave',
+  /**
+   * On each workload that mounts the TLS Secret: the comma-separated names its server
+   * certificate must carry. `npm run credentials` reads it to issue one from its own CA.
+   */
+  tlsDnsNames: 'pgha.cdk8s.io/tls-dns-names',
 } as const;

@@ -405,6 +405,46 @@ export interface NetworkOptions {
   readonly pgpoolClients?: NetworkPeer[];
 }
 
+/**
+ * TLS on every network hop: clients to Pgpool-II, Pgpool-II to PostgreSQL (its health checks
+ * too), and replication and repmgr between members and cascading layers. On by default: the
+ * servers accept no plaintext connection over the network, and the members verify each other's
+ * host names (`sslmode=verify-full`).
+ *
+ * The certificates come from one Secret in the layout cert-manager writes: `tls.crt` (the
+ * server certificate, chain included), `tls.key` and `ca.crt`. One certificate serves every pod:
+ * it names every Service and, by wildcard, every pod of each StatefulSet (the list is in the
+ * synthesized Certificate, and in the README).
+ */
+export interface TlsOptions {
+  /**
+   * Turn TLS off, saying why in a sentence, e.g. 'the Istio mesh encrypts all pod traffic'.
+   * Plaintext is then accepted, and the reason is written into the rendered configuration.
+   * @default - TLS required
+   */
+  readonly plaintextReason?: string;
+  /**
+   * The Secret with `tls.crt`, `tls.key` and `ca.crt`. Made by `npm run credentials` (from a CA it
+   * creates), by cert-manager when `certManagerIssuer` is set, or by you.
+   * @default '<cluster name>-tls'
+   */
+  readonly secretName?: string;
+  /**
+   * A cert-manager issuer: the library emits a `Certificate` that writes `secretName`, naming
+   * every host the pods need. The issuer's CA must be in the Secret's `ca.crt` (a CA issuer
+   * writes it).
+   * @default - no Certificate is emitted
+   */
+  readonly certManagerIssuer?: CertManagerIssuerRef;
+}
+
+/** A cert-manager `Issuer` (in the cluster's namespace) or `ClusterIssuer`. */
+export interface CertManagerIssuerRef {
+  readonly name: string;
+  /** @default 'Issuer' */
+  readonly kind?: 'Issuer' | 'ClusterIssuer';
+}
+
 /** One source of connections in a NetworkPolicy. */
 export interface NetworkPeer {
   /**
@@ -467,6 +507,8 @@ export interface PostgresClusterProps {
   readonly scheduling?: SchedulingOptions;
   /** @default - NetworkPolicies on; Pgpool-II open to every pod of the cluster's namespace */
   readonly network?: NetworkOptions;
+  /** @default - TLS required, certificates from the Secret '<cluster name>-tls' */
+  readonly tls?: TlsOptions;
   /**
    * Extra labels on every object and pod (never part of a selector, so they may change).
    * @default - none

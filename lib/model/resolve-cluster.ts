@@ -26,6 +26,7 @@ import type {
   NodeSelectorRequirement,
   PostgresClusterProps,
   StorageOptions,
+  TlsOptions,
   Toleration,
 } from './props';
 import {
@@ -49,6 +50,7 @@ import type {
   ResolvedResources,
   ResolvedTier,
   ResolvedTiming,
+  ResolvedTls,
 } from './resolved';
 import {
   DEFAULT_PGPOOL_VERSION,
@@ -313,6 +315,61 @@ const PROP_OF_GROUP: Readonly<Record<string, string>> = {
 
 /** A Go duration as the External Secrets Operator parses it ('1h', '15m', '1h30m', '0'). */
 const GO_DURATION = /^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$/;
+
+/**
+ * The TLS settings. Refused: plaintext without a reason, a reason alongside certificate settings
+ * (they would do nothing), a Secret name Kubernetes rejects or the credentials Secret's (the two
+ * hold different keys and rotate apart), and an issuer that is not a cert-manager kind.
+ */
+function resolveTls(
+  tls: TlsOptions | undefined,
+  names: { cluster: string; namespace: string; clusterDomain: string; credentialsSecretName: string; services: readonly string[]; statefulSets: readonly string[] },
+): ResolvedTls {
+  check(tls !== null && (tls === undefined || typeof tls === 'object'), 'tls', 'is not an object', "Omit it (TLS required, Secret '<cluster>-tls'), or give { secretName } or { plaintextReason }.");
+  checkKnownKeys('tls', tls, KNOWN_KEYS.tls);
+  if (tls?.plaintextReason !== undefined) {
+    const reason = tls.plaintextReason;
+    check(
+      typeof reason === 'string' && reason.trim().length >= 10 && !/[\r\n]/.test(reason),
+      'tls.plaintextReason',
+      `${JSON.stringify(reason)} does not say, in one line, why the cluster may run without TLS`,
+      "Write the reason in a sentence, e.g. 'the Istio mesh encrypts all pod traffic', or drop it to keep TLS on.",
+    );
+    check(
+      tls.secretName === undefined && tls.certManagerIssuer === undefined,
+      'tls.plaintextReason',
+      'is set together with certificate settings (secretName, certManagerIssuer), which plaintext would ignore',
+      'Drop plaintextReason to use the certificates, or drop the certificate settings.',
+    );
+    return { mode: 'off', plaintextReason: reason.trim() };
+  }
+  const secretName = tls?.secretName ?? `${names.cluster}-tls`;
+  check(typeof secretName === 'string' && isDnsSubdomain(secretName), 'tls.secretName', `${JSON.stringify(secretName)} is not a valid Secret name`, 'Use lower-case letters, digits, - and . (at most 253).');
+  check(
+    secretName !== names.credentialsSecretName,
+    'tls.secretName',
+    `is the credentials Secret "${secretName}"`,
+    `Use a Secret of its own, e.g. '${names.cluster}-tls': it holds tls.crt, tls.key and ca.crt, and is renewed apart from the passwords.`,
+  );
+  let certManagerIssuer: { name: string; kind: 'Issuer' | 'ClusterIssuer' } | undefined;
+  if (tls?.certManagerIssuer !== undefined) {
+    const issuer = tls.certManagerIssuer;
+    check(issuer !== null && typeof issuer === 'object', 'tls.certManagerIssuer', 'is not an object', "Give { name: 'my-ca', kind: 'ClusterIssuer' }.");
+    checkKnownKeys('tls.certManagerIssuer', issuer, KNOWN_KEYS.certManagerIssuer);
+    check(typeof issuer.name === 'string' && isDnsSubdomain(issuer.name), 'tls.certManagerIssuer.name', `${JSON.stringify(issuer.name)} is not a valid issuer name`, 'Use the name of your Issuer or ClusterIssuer.');
+    const kind = issuer.kind ?? 'Issuer';
+    check(kind === 'Issuer' || kind === 'ClusterIssuer', 'tls.certManagerIssuer.kind', `${JSON.stringify(kind)} is not a cert-manager issuer kind`, "Use 'Issuer' (the default) or 'ClusterIssuer'.");
+    certManagerIssuer = { name: issuer.name, kind };
+  }
+  const suffix = `${names.namespace}.svc.${names.clusterDomain}`;
+  const dnsNames = [
+    // What applications and tools type: short, namespaced and fully qualified Service names.
+    ...names.services.flatMap((s) => [s, `${s}.${names.namespace}`, `${s}.${names.namespace}.svc`, `${s}.${suffix}`]),
+    // Each pod as its peers, repmgr and Pgpool-II address it: <pod>.<statefulset>.<suffix>.
+    ...names.statefulSets.map((sts) => `*.${sts}.${suffix}`),
+  ];
+  return { mode: 'required', secretName, ...(certManagerIssuer ? { certManagerIssuer } : {}), dnsNames };
+}
 
 /**
  * The NetworkPolicy settings. Refused: a policy that would let no client reach Pgpool-II (no
@@ -942,6 +999,14 @@ export function resolveCluster(
   }
 
   const network = resolveNetwork(props.network);
+  const tls = resolveTls(props.tls, {
+    cluster: name,
+    namespace,
+    clusterDomain,
+    credentialsSecretName,
+    services: [`${name}${NAME_SUFFIX.pgpool}`, ...tiers.filter((t) => t.kind === 'cascade').map((t) => `${t.statefulSetName}${NAME_SUFFIX.readService}`)],
+    statefulSets: tiers.map((t) => t.statefulSetName),
+  });
 
   const labels = props.labels ?? {};
   checkStringMap('labels', labels, 'label');
@@ -1030,6 +1095,7 @@ export function resolveCluster(
     credentialsSecretName,
     externalSecret,
     network,
+    tls,
     users: {
       superuser: 'postgres',
       repmgrUser: 'repmgr',

@@ -170,6 +170,19 @@ export interface ResolvedNetwork {
   readonly pgpoolClients: readonly ResolvedNetworkPeer[];
 }
 
+/** TLS of every network hop, or plaintext with the reason the props gave. */
+export type ResolvedTls =
+  | {
+      readonly mode: 'required';
+      /** The Secret with tls.crt, tls.key and ca.crt every PostgreSQL and Pgpool-II pod mounts. */
+      readonly secretName: string;
+      /** The issuer of the Certificate the library emits, when cert-manager makes the Secret. */
+      readonly certManagerIssuer?: { readonly name: string; readonly kind: 'Issuer' | 'ClusterIssuer' };
+      /** Every name clients and peers use: the Services, and each StatefulSet's pods by wildcard. */
+      readonly dnsNames: readonly string[];
+    }
+  | { readonly mode: 'off'; readonly plaintextReason: string };
+
 export interface ResolvedCluster {
   readonly name: string;
   readonly namespace: string;
@@ -188,6 +201,7 @@ export interface ResolvedCluster {
   readonly users: ResolvedUsers;
   readonly scheduling: ResolvedScheduling;
   readonly network: ResolvedNetwork;
+  readonly tls: ResolvedTls;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
   /** Sync wave of ConfigMaps and the ServiceAccount, or undefined when waves are off. */

@@ -8,6 +8,8 @@ export const NODE_PATHS = {
   config: '/etc/pgha/config',
   scripts: '/opt/pgha/scripts',
   secrets: '/etc/pgha/secrets',
+  /** The TLS Secret (TLS_FILES), when TLS is on. */
+  tls: '/etc/pgha/tls',
   sockets: '/var/run/postgresql',
   runtime: '/run/pgha',
   tmp: '/tmp',
@@ -27,6 +29,8 @@ export const PGPOOL_PATHS = {
   config: '/etc/pgha/pgpool',
   scripts: '/opt/pgha/scripts',
   secrets: '/etc/pgha/secrets',
+  /** The TLS Secret (TLS_FILES), when TLS is on. */
+  tls: '/etc/pgha/tls',
   runtime: '/run/pgpool',
   tmp: '/tmp',
 } as const;
@@ -38,4 +42,17 @@ export const SECRET_KEYS = {
   appPassword: 'app-password',
   monitorPassword: 'monitor-password',
   pgpoolKey: 'pgpool-key',
+} as const;
+
+/**
+ * Keys of the TLS Secret, in the layout cert-manager writes, and so the file names under
+ * NODE_PATHS.tls and PGPOOL_PATHS.tls.
+ */
+export const TLS_FILES = {
+  /** The server certificate, then any intermediate certificates. */
+  certificate: 'tls.crt',
+  /** Its private key (PEM, unencrypted). */
+  key: 'tls.key',
+  /** The CA that peers and clients verify the server certificate with. */
+  ca: 'ca.crt',
 } as const;

@@ -17,14 +17,20 @@ export function renderPgHbaConf(cluster: ResolvedCluster): string {
     'local   all             all                                     scram-sha-256',
     `local   replication     ${repmgrUser.padEnd(15)} scram-sha-256`,
   ];
+  // With TLS every network line is hostssl, and a plaintext connection meets an explicit reject
+  // (a clear "no encryption" in the client's error) before it can try a password.
+  const host = cluster.tls.mode === 'required' ? 'hostssl' : 'host   ';
   for (const cidr of cluster.postgres.allowedCidrs) {
+    if (cluster.tls.mode === 'required') {
+      lines.push(`hostnossl all           all             ${cidr.padEnd(23)} reject`);
+    }
     lines.push(
-      `host    replication     ${repmgrUser.padEnd(15)} ${cidr.padEnd(23)} scram-sha-256`,
-      `host    ${repmgrDatabase.padEnd(15)} ${repmgrUser.padEnd(15)} ${cidr.padEnd(23)} scram-sha-256`,
+      `${host} replication     ${repmgrUser.padEnd(15)} ${cidr.padEnd(23)} scram-sha-256`,
+      `${host} ${repmgrDatabase.padEnd(15)} ${repmgrUser.padEnd(15)} ${cidr.padEnd(23)} scram-sha-256`,
       // Only the repmgr role may open the repmgr database: it holds cluster metadata.
-      `host    ${repmgrDatabase.padEnd(15)} all             ${cidr.padEnd(23)} reject`,
-      `host    ${appDatabase.padEnd(15)} ${repmgrUser.padEnd(15)} ${cidr.padEnd(23)} reject`,
-      `host    all             all             ${cidr.padEnd(23)} scram-sha-256`,
+      `${host} ${repmgrDatabase.padEnd(15)} all             ${cidr.padEnd(23)} reject`,
+      `${host} ${appDatabase.padEnd(15)} ${repmgrUser.padEnd(15)} ${cidr.padEnd(23)} reject`,
+      `${host} all             all             ${cidr.padEnd(23)} scram-sha-256`,
     );
   }
   return `${lines.join('\n')}\n`;

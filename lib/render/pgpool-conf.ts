@@ -22,7 +22,7 @@
 import type { ResolvedCluster } from '../model/resolved';
 import { pgpoolAtLeast } from '../model/versions';
 import { renderConf, type ConfValue } from './conf-format';
-import { NODE_PATHS, PGPOOL_PATHS } from './paths';
+import { NODE_PATHS, PGPOOL_PATHS, TLS_FILES } from './paths';
 
 type Setting = readonly [string, ConfValue];
 
@@ -93,9 +93,9 @@ export function renderPgpoolConf(cluster: ResolvedCluster): string {
           setting('pool_passwd', `${PGPOOL_PATHS.runtime}/pool_passwd`),
           setting('allow_clear_text_frontend_auth', false),
           setting('authentication_timeout', 30),
-          setting('ssl', false),
         ],
       },
+      tlsSection(cluster),
       {
         title: 'Load balancing',
         settings: [
@@ -166,4 +166,27 @@ export function renderPgpoolConf(cluster: ResolvedCluster): string {
       { title: 'Backends: the failover-eligible members, by the host names repmgr uses', settings: backends },
     ],
   );
+}
+
+/**
+ * TLS toward clients (pool_hba.conf takes network connections over TLS only) and toward the
+ * backends: with `ssl` on, Pgpool-II asks every backend connection for TLS, its health checks and
+ * streaming-replication checks included, and with `ssl_ca_cert` set it verifies the backend's
+ * certificate chain. Pgpool-II does not check the backend's host name against it (libpq's
+ * verify-full does, on the members' own connections). Pgpool-II loads its server certificate at
+ * start: a renewed one takes effect when the pod restarts.
+ */
+function tlsSection(cluster: ResolvedCluster): { title: string; settings: Setting[] } {
+  if (cluster.tls.mode === 'off') {
+    return { title: `TLS off (tls.plaintextReason: ${cluster.tls.plaintextReason})`, settings: [['ssl', false]] };
+  }
+  return {
+    title: 'TLS (pool_hba.conf takes network connections over TLS only)',
+    settings: [
+      ['ssl', true],
+      ['ssl_cert', `${PGPOOL_PATHS.tls}/${TLS_FILES.certificate}`],
+      ['ssl_key', `${PGPOOL_PATHS.tls}/${TLS_FILES.key}`],
+      ['ssl_ca_cert', `${PGPOOL_PATHS.tls}/${TLS_FILES.ca}`],
+    ],
+  };
 }

@@ -11,13 +11,18 @@ export function renderPoolHbaConf(cluster: ResolvedCluster): string {
     '# TYPE  DATABASE        USER            ADDRESS                 METHOD',
     `local   all             ${cluster.users.monitorUser.padEnd(15)} trust`,
   ];
+  // With TLS every network line is hostssl, and plaintext meets an explicit reject first.
+  const host = cluster.tls.mode === 'required' ? 'hostssl' : 'host   ';
   for (const cidr of cluster.postgres.allowedCidrs) {
+    if (cluster.tls.mode === 'required') {
+      lines.push(`hostnossl all           all             ${cidr.padEnd(23)} reject`);
+    }
     lines.push(
       // The repmgr metadata database is not for applications, even with a valid password.
-      `host    ${cluster.users.repmgrDatabase.padEnd(15)} all             ${cidr.padEnd(23)} reject`,
+      `${host} ${cluster.users.repmgrDatabase.padEnd(15)} all             ${cidr.padEnd(23)} reject`,
       // Nor is the application database for the repmgr role (it is not in pool_passwd either).
-      `host    ${cluster.users.appDatabase.padEnd(15)} ${cluster.users.repmgrUser.padEnd(15)} ${cidr.padEnd(23)} reject`,
-      `host    all             all             ${cidr.padEnd(23)} scram-sha-256`,
+      `${host} ${cluster.users.appDatabase.padEnd(15)} ${cluster.users.repmgrUser.padEnd(15)} ${cidr.padEnd(23)} reject`,
+      `${host} all             all             ${cidr.padEnd(23)} scram-sha-256`,
     );
   }
   return `${lines.join('\n')}\n`;

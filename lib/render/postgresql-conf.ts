@@ -3,8 +3,8 @@
  * any member can become primary and a standby never has lower limits than its primary.
  */
 import { membersOf, type ResolvedCluster, type ResolvedTier } from '../model/resolved';
-import { renderConf, type ConfValue } from './conf-format';
-import { NODE_PATHS } from './paths';
+import { renderConf, type ConfSection, type ConfValue } from './conf-format';
+import { NODE_PATHS, TLS_FILES } from './paths';
 
 /**
  * `ANY n ("a","b",...)` over the members' repmgr node names, or '' for asynchronous. The
@@ -53,6 +53,7 @@ export function renderPostgresqlConf(cluster: ResolvedCluster, tier?: ResolvedTi
           setting('tcp_keepalives_count', 3),
         ],
       },
+      tlsSection(cluster),
       {
         title: 'Replication (identical on every node: any member may become primary)',
         settings: [
@@ -88,4 +89,28 @@ export function renderPostgresqlConf(cluster: ResolvedCluster, tier?: ResolvedTi
       { title: 'Parameters set by the user (postgres.parameters)', settings: userSettings },
     ],
   );
+}
+
+/**
+ * TLS: the server certificate names every Service and pod (resolve-cluster.ts resolveTls), and
+ * pg_hba.conf accepts network connections only over TLS. The files are the mounted Secret: a
+ * renewed certificate takes effect on a reload, without a restart (PostgreSQL 10 and later).
+ * The key is owned by root and group-readable (0440, the pod's fsGroup), which PostgreSQL
+ * accepts for a root-owned key.
+ */
+function tlsSection(cluster: ResolvedCluster): ConfSection {
+  if (cluster.tls.mode === 'off') {
+    return { title: `TLS off (tls.plaintextReason: ${cluster.tls.plaintextReason})`, settings: [['ssl', false]] };
+  }
+  return {
+    title: 'TLS (pg_hba.conf takes network connections over TLS only)',
+    settings: [
+      ['ssl', true],
+      ['ssl_cert_file', `${NODE_PATHS.tls}/${TLS_FILES.certificate}`],
+      ['ssl_key_file', `${NODE_PATHS.tls}/${TLS_FILES.key}`],
+      // Verifies client certificates (the cert method in pg_hba.conf) against the same CA.
+      ['ssl_ca_file', `${NODE_PATHS.tls}/${TLS_FILES.ca}`],
+      ['ssl_min_protocol_version', 'TLSv1.2'],
+    ],
+  };
 }

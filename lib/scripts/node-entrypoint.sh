@@ -12,6 +12,8 @@ HERE=$(dirname "${BASH_SOURCE[0]}")
 source "$HERE/lib-base.sh"         # log, die, secrets, nap, SIGTERM at safe points
 # shellcheck source=lib-session.sh
 source "$HERE/lib-session.sh"      # PostgreSQL sessions kept open
+# shellcheck source=lib-tls.sh
+source "$HERE/lib-tls.sh"          # the TLS Secret's check at start
 # shellcheck source=node-env.sh
 source "$HERE/node-env.sh"         # defaults, paths, identity
 # shellcheck source=node-decide.sh
@@ -59,6 +61,7 @@ main() {
   check_namespace
   check_secrets
   [[ -d $RUN_DIR && -w $RUN_DIR ]] || die "$RUN_DIR must be a writable directory"
+  check_tls_files "$SELF_HOST"
   BINDIR=$(discover_bindir) || die "cannot find the PostgreSQL binaries"
   PATH=$BINDIR:$PATH
   PG_MAJOR=$(pg_major_of_binaries) || die "postgres --version failed"

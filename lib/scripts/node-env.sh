@@ -43,6 +43,8 @@ RUN_DIR=$PGHA_RUN_DIR
 VOLUME_DIR=${PGDATA%/*}
 REPMGR_CONF=$RUN_DIR/repmgr.conf
 STATUS_FILE=$RUN_DIR/status
+# When the mounted TLS Secret was last checked (lib-tls.sh).
+TLS_CHECKED_MARKER=$RUN_DIR/tls-checked
 # Present while a long operation runs that the liveness probe must not interrupt.
 BUSY_MARKER=$RUN_DIR/busy
 PG_LOG_FIFO=$RUN_DIR/postgres.log
@@ -61,6 +63,11 @@ export PGHOST=$PGHA_SOCKET_DIR PGPORT=$PGHA_PORT
 # after a partition holds up the election of the other standbys. A frozen peer still
 # acknowledges at the TCP level: neither helps there.
 PEER_CONN_OPTS="port=$PGHA_PORT connect_timeout=${PGHA_CONNECT_TIMEOUT:-2} keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3 tcp_user_timeout=10000"
+# With TLS (PGHA_TLS_DIR, pod-spec.ts tlsPodParts) every peer's certificate and host name are
+# verified against the cluster's CA. PGSSLMODE says so for every libpq client in the container;
+# written here too, it is recorded in repmgr's conninfo and so reaches the WAL receivers'
+# primary_conninfo on every node.
+[[ -n ${PGHA_TLS_DIR:-} ]] && PEER_CONN_OPTS+=" sslmode=verify-full sslrootcert=$PGHA_TLS_DIR/ca.crt"
 
 # Identity: member and cascade node ids are base + ordinal (the cascade tiers have bases of
 # their own); the witness has the base.

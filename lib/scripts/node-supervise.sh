@@ -188,6 +188,24 @@ orphan_check() {
   fi
 }
 
+# A renewed TLS Secret reaches PostgreSQL by a reload, which re-reads the certificate and key
+# (PostgreSQL 10 and later): no restart, no failover; open sessions keep their TLS session, new
+# ones get the new certificate. A Secret that would fail the start checks is not loaded:
+# PostgreSQL keeps the certificate it has, and the log says why, once per renewal.
+tls_renewal_check() {
+  tls_renewed || return 0
+  : >"$TLS_CHECKED_MARKER"
+  if ! tls_files_problem "$SELF_HOST"; then
+    log "TLS: the Secret was renewed, but it is not loaded (PostgreSQL keeps its certificate): $REPLY"
+  elif local_sql "SELECT pg_reload_conf()" >/dev/null; then
+    log "TLS: the Secret was renewed; the new certificate is loaded (configuration reload, no restart)"
+  else
+    # Checked again at the next pass.
+    rm -f "$TLS_CHECKED_MARKER"
+    log "TLS: the Secret was renewed, but the reload failed: retrying"
+  fi
+}
+
 # Every second: the status line from the running instance (so a promotion, a lost or regained
 # upstream shows to peers and probes within a second), repmgrd's and postgres' liveness. Every
 # PGHA_SUPERVISE_INTERVAL seconds, or every second while a primary looks cut off or a handoff
@@ -230,6 +248,7 @@ supervise() {
     postgres_running && scaledown_check
     postgres_running && pause_check
     postgres_running && member_stream_check
+    postgres_running && tls_renewal_check
     orphan_check
   done
 }

@@ -28,6 +28,8 @@ export PGHA_FRESH_WAL_SECONDS
 SCRIPTS_DIR=$(dirname "${BASH_SOURCE[0]}")
 
 RUN_DIR=$PGHA_PGPOOL_RUN_DIR
+# When the mounted TLS Secret was last checked (lib-tls.sh).
+TLS_CHECKED_MARKER=$RUN_DIR/tls-checked
 CONF=$PGHA_PGPOOL_CONFIG_DIR/pgpool.conf
 # What pgpool reads: the mounted pgpool.conf plus per-node health-check settings for the
 # standbys (tune_health_checks), which depend on which backend is the primary.
@@ -51,6 +53,8 @@ FAILOVER_WAITING=$RUN_DIR/failover-waiting
 source "$SCRIPTS_DIR/lib-base.sh"
 # shellcheck source=lib-session.sh
 source "$SCRIPTS_DIR/lib-session.sh"
+# shellcheck source=lib-tls.sh
+source "$SCRIPTS_DIR/lib-tls.sh"
 # shellcheck source=pgpool-decide.sh
 source "$SCRIPTS_DIR/pgpool-decide.sh"
 # shellcheck source=pgpool-check-watch.sh
@@ -480,7 +484,22 @@ supervise() {
       die "pgpool exited (status $?)"
     fi
     reconcile
+    tls_renewal_notice
   done
+}
+
+# Pgpool-II loads its server certificate once, at start (its children inherit it), and no
+# reload re-reads it: a renewed TLS Secret reaches this pod when it restarts. Said once per
+# renewal, with whether the new files would work.
+tls_renewal_notice() {
+  tls_renewed || return 0
+  : >"$TLS_CHECKED_MARKER"
+  # shellcheck disable=SC2086 # one host name per word
+  if tls_files_problem ${PGHA_TLS_SERVICE_HOSTS:-}; then
+    log "TLS: the Secret was renewed; Pgpool-II serves the new certificate from its next start (kubectl rollout restart drains each pod's sessions first)"
+  else
+    log "TLS: the Secret was renewed, but the next start would refuse it: $REPLY"
+  fi
 }
 
 start_pgpool() {
@@ -501,6 +520,8 @@ main() {
   check_namespace
   check_secrets
   [[ -d $RUN_DIR && -w $RUN_DIR ]] || die "$RUN_DIR must be a writable directory"
+  # shellcheck disable=SC2086 # one host name per word
+  check_tls_files ${PGHA_TLS_SERVICE_HOSTS:-}
   [[ -r $CONF ]] || die "missing $CONF"
   trap on_signal TERM INT
   write_credentials

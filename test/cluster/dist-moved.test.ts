@@ -37,10 +37,10 @@ describe(`GIVEN dist/ moved to namespace ${MOVED} by a kustomize namespace: tran
       for (const f of files) rmSync(join(dir, f));
       writeFileSync(join(dir, 'moved.yaml'), moved.map((o) => yaml.dump(o)).join('---\n'));
       // The CLI refuses to write passwords next to the output it reads: to stdout instead.
-      const secret = yaml.load(execFileSync('npx', ['tsx', join(ROOT, 'lib/cli/credentials.ts'), dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as Obj;
-      expect(secret.metadata.namespace).toBe(MOVED);
+      const secrets = yaml.loadAll(execFileSync('npx', ['tsx', join(ROOT, 'lib/cli/credentials.ts'), dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as Obj[];
+      for (const secret of secrets) expect(secret.metadata.namespace).toBe(MOVED);
       rt = await PodRuntime.start({ instance: 'dist-moved', namespace: MOVED });
-      const applied = await rt.apply([...moved, secret]);
+      const applied = await rt.apply([...moved, ...secrets]);
       expect(applied.errors).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -241,6 +241,7 @@ describe('GIVEN the application user', () => {
         password: cluster.credentials.app,
         database: 'app',
         replication: 'database',
+        ssl: cluster.ssl(cluster.podHost(cluster.members[0])),
       } as never);
       await expect(replication.connect()).rejects.toThrow(/replication|WAL sender/i); // PostgreSQL 18: "permission denied to start WAL sender"
     } finally {
@@ -264,7 +265,7 @@ describe('GIVEN the roles that are not the application', () => {
   it("WHEN the repmgr role logs into the application database with its own password THEN PostgreSQL and Pgpool-II reject it by name", async () => {
     const direct = await cluster.rt.portForward(`pod/${cluster.members[0]}`, 5432, { namespace: cluster.namespace });
     try {
-      const asRepmgr = { host: direct.host, port: direct.port, user: 'repmgr', password: cluster.credentials.replication };
+      const asRepmgr = { host: direct.host, port: direct.port, user: 'repmgr', password: cluster.credentials.replication, ssl: cluster.ssl(cluster.podHost(cluster.members[0])) };
       const refusal = await connectionError({ ...asRepmgr, database: 'app' });
       console.log(`repmgr role opening the application database on a member: ${refusal}`);
       expect(refusal).toMatch(/pg_hba\.conf rejects connection .*user "repmgr", database "app"/);
@@ -426,5 +427,66 @@ describe('GIVEN the cascading layer and its read Service', () => {
     expect(ro.endpoints.map((e: { pod: string }) => e.pod)).toContain(victim);
     expect(await cluster.psql(victim, 'SELECT status FROM pg_stat_wal_receiver')).toBe('streaming');
     expect(await cluster.psql(victim, 'SELECT count(*) > 0 FROM e2e_orders', { database: 'app' })).toBe('t');
+  });
+});
+
+describe('GIVEN TLS on every hop, with a certificate from the cluster CA', () => {
+  /** The serial number of the certificate a new TLS session to `pod` (PostgreSQL or Pgpool-II) is served. */
+  const servedSerial = async (pod: string, servername: string): Promise<string> => {
+    const fwd = await cluster.rt.portForward(`pod/${pod}`, 5432, { namespace: cluster.namespace });
+    const client = new Client({ host: fwd.host, port: fwd.port, user: 'app', password: cluster.credentials.app, database: 'app', ssl: cluster.ssl(servername), connectionTimeoutMillis: 15_000 });
+    try {
+      await client.connect();
+      return (client as unknown as { connection: { stream: { getPeerCertificate(): { serialNumber: string } } } }).connection.stream.getPeerCertificate().serialNumber;
+    } finally {
+      await client.end().catch(() => undefined);
+      await fwd.close();
+    }
+  };
+
+  it('WHEN the TLS Secret is renewed THEN every PostgreSQL pod serves the new certificate after a reload, with no restart and no change of primary, a session opened before keeps working, and each Pgpool-II pod says when it will serve it', async () => {
+    expect(cluster.tlsOn).toBe(true);
+    const primary = (await cluster.primary())!;
+    const pods = [...cluster.members, ...cluster.cascades];
+    const before = await servedSerial(primary, cluster.podHost(primary));
+    const restartsBefore = new Map((await cluster.rt.pods(undefined, cluster.namespace)).map((p) => [p.name, p.restarts]));
+    const forward = await cluster.forward();
+    // The stated client retry policy: a Pgpool-II pod replaced by an earlier test may still be joining.
+    const { client: open, attempts } = await ExampleCluster.connectWithRetry({ ...forward.config, connectionTimeoutMillis: 5_000 }, 30_000);
+    console.log(`TLS renewal: primary ${primary} served serial ${before}; a session through Pgpool-II opened after ${attempts} attempt(s)`);
+    try {
+      const renewedAt = Date.now();
+      const renewed = await cluster.renewTls();
+      // Only the server certificate changes: the CA, which clients verify with, is kept.
+      expect(renewed.map((s) => (s as { metadata: { name: string } }).metadata.name)).toEqual([`${cluster.name}-tls`]);
+      await cluster.rt.apply(renewed);
+      const loaded = new Set<string>();
+      await cluster.rt.waitFor(
+        async () => {
+          for (const pod of pods) {
+            if (!loaded.has(pod) && /TLS: the Secret was renewed; the new certificate is loaded/.test(await cluster.rt.logs(pod, { namespace: cluster.namespace }))) loaded.add(pod);
+          }
+          return loaded.size === pods.length ? true : undefined;
+        },
+        { timeoutMs: BOUNDS.steadyWriteMs * 4, intervalMs: 1000, what: `every PostgreSQL pod loading the renewed certificate (${loaded.size} of ${pods.length})` },
+      );
+      const after = await servedSerial(primary, cluster.podHost(primary));
+      console.log(`TLS renewal: every PostgreSQL pod reloaded within ${Date.now() - renewedAt} ms; primary ${primary} served serial ${before}, now ${after}`);
+      expect(after).not.toBe(before);
+      expect((await open.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+      expect(await cluster.primary()).toBe(primary);
+      for (const p of await cluster.rt.pods(undefined, cluster.namespace)) expect(p.restarts, p.name).toBe(restartsBefore.get(p.name));
+      const pgpools = await cluster.pgpoolPods();
+      await cluster.rt.waitFor(
+        async () => {
+          const said = await Promise.all(pgpools.map(async (pod) => /TLS: the Secret was renewed; Pgpool-II serves the new certificate from its next start/.test(await cluster.rt.logs(pod, { namespace: cluster.namespace }))));
+          return said.every(Boolean) ? true : undefined;
+        },
+        { timeoutMs: BOUNDS.steadyWriteMs * 2, intervalMs: 1000, what: 'every Pgpool-II pod saying when it serves the renewed certificate' },
+      );
+    } finally {
+      await open.end().catch(() => undefined);
+      await forward.close();
+    }
   });
 });

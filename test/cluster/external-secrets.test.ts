@@ -28,6 +28,8 @@ describe('GIVEN examples/external-secrets.ts synthesized, and the Secret its Ext
   const dir = mkdtempSync(join(tmpdir(), 'pgha-external-secrets-'));
   let objects: Obj[];
   let secret: Obj;
+  /** The TLS Secret the command made too (TLS is on by default). */
+  let tls: Obj;
   let warnings: string[];
   let rt: PodRuntime;
   let namespace: string;
@@ -37,11 +39,13 @@ describe('GIVEN examples/external-secrets.ts synthesized, and the Secret its Ext
     execFileSync(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'examples', 'external-secrets.ts')], { cwd: ROOT, env: { ...process.env, CDK8S_OUTDIR: out }, stdio: ['ignore', 'ignore', 'inherit'] });
     objects = readdirSync(out).flatMap((f) => yaml.loadAll(readFileSync(join(out, f), 'utf8')) as Obj[]).filter(Boolean);
     execFileSync(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'lib/cli/credentials.ts'), out, '-o', join(dir, 'credentials.yaml')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-    secret = yaml.load(readFileSync(join(dir, 'credentials.yaml'), 'utf8')) as Obj;
+    const made = yaml.loadAll(readFileSync(join(dir, 'credentials.yaml'), 'utf8')) as (Obj & { type: string })[];
+    secret = made.find((s) => s.type === 'Opaque')!;
+    tls = made.find((s) => s.stringData?.['ca.crt'])!;
     namespace = objects.find((o) => o.kind === 'StatefulSet')!.metadata.namespace!;
     rt = await PodRuntime.start({ instance: 'external-secrets', namespace });
     // The program's chart has no Namespace object: created first, as `kubectl create namespace` would.
-    const applied = await rt.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }, ...objects, secret]);
+    const applied = await rt.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }, ...objects, secret, ...made.filter((s) => s.type === 'kubernetes.io/tls')]);
     expect(applied.errors).toEqual([]);
     warnings = applied.warnings.map((w) => `${w.object}: ${w.message}`);
     const expected = objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment').reduce((n, w) => n + (w.spec?.replicas ?? 1), 0);
@@ -66,7 +70,15 @@ describe('GIVEN examples/external-secrets.ts synthesized, and the Secret its Ext
   it('WHEN the application writes and reads through the Pgpool-II Service THEN it works with the password from that Secret', async () => {
     const service = objects.find((o) => o.kind === 'Deployment')!.metadata.name;
     const fwd = await rt.portForward(`svc/${service}`, 5432, { namespace });
-    const client = new Client({ host: fwd.host, port: fwd.port, user: 'app', password: secret.stringData!['app-password'], database: 'app', connectionTimeoutMillis: 15_000 });
+    const client = new Client({
+      host: fwd.host,
+      port: fwd.port,
+      user: 'app',
+      password: secret.stringData!['app-password'],
+      database: 'app',
+      connectionTimeoutMillis: 15_000,
+      ssl: { ca: tls.stringData!['ca.crt'], servername: `${service}.${namespace}.svc.cluster.local` },
+    });
     try {
       await client.connect();
       await client.query('CREATE TABLE stock (sku text PRIMARY KEY, n int)');

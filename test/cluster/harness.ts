@@ -16,6 +16,7 @@ import type { PostgresClusterProps } from '../../lib/model/props';
 import { SUPPORTED_PGPOOL_VERSIONS, SUPPORTED_POSTGRES_MAJORS, type PgpoolVersion, type PostgresMajorVersion } from '../../lib/model/versions';
 import { cachedImage, loadManifests, PodRuntime, resolveImage, stateDir, SUITES, versionSet, type DebianSuite, type ExecResult } from '../../podrt';
 import { defaultPgpoolImage, defaultPostgresImage } from '../../lib/model/resolve-cluster';
+import { referencedSecrets, secretManifests } from '../../lib/cli/credentials';
 import { BACKOFF_MAX_S, BOUNDS } from './bounds';
 
 export interface SetVersions {
@@ -99,6 +100,16 @@ export function credentialsSecret(namespace: string, name: string, credentials: 
   };
 }
 
+/**
+ * The TLS Secrets the synthesized objects mount, and their CA's Secret, as `npm run credentials`
+ * makes them; with `earlier` (what an earlier call returned), re-issued from the same CA, as
+ * `npm run credentials -- --renew-tls` does. Empty when TLS is off.
+ */
+export async function tlsSecrets(objects: object[], earlier?: object[]): Promise<object[]> {
+  const made = await secretManifests(objects as never, earlier as never);
+  return made.filter((s) => s.type === 'kubernetes.io/tls');
+}
+
 /** Pgpool-II children per pod in the test clusters (see synthExampleCluster). */
 export const TEST_PGPOOL_CHILDREN = 12;
 
@@ -152,8 +163,43 @@ export class ExampleCluster {
     readonly versions: SetVersions,
     readonly credentials: Credentials,
     public objects: object[],
+    /** The TLS Secrets and their CA's, as `npm run credentials` made them (empty with TLS off). */
+    public tls: object[],
   ) {
     this.describe(objects);
+  }
+
+  /**
+   * New TLS Secrets for `objects` from the cluster's CA (`npm run credentials -- --renew-tls`),
+   * remembered for ssl(); the caller applies them.
+   */
+  async renewTls(objects: object[] = this.objects): Promise<object[]> {
+    const renewed = await tlsSecrets(objects, this.tls);
+    const caSecrets = this.tls.filter((s) => (s as { metadata: { name: string } }).metadata.name.endsWith('-ca'));
+    this.tls = [...caSecrets, ...renewed];
+    return renewed;
+  }
+
+  /** Whether the objects last applied require TLS (they mount a TLS Secret). */
+  get tlsOn(): boolean {
+    return referencedSecrets(this.objects as never).some((s) => s.dnsNames.length > 0);
+  }
+
+  /**
+   * node-postgres `ssl` options that verify the server as `sslmode=verify-full` does: the
+   * cluster's CA, and the host name `host` (a pod's or a Service's; default the Pgpool-II
+   * Service's). A port-forward connects to 127.0.0.1, so the name to verify is given apart.
+   * Undefined when TLS is off.
+   */
+  ssl(host = `${this.pgpoolService}.${this.namespace}.svc.cluster.local`): ClientConfig['ssl'] {
+    const server = (this.tls as { metadata: { name: string }; stringData: Record<string, string> }[]).find((s) => s.metadata.name === `${this.name}-tls`);
+    return this.tlsOn && server ? { ca: server.stringData['ca.crt'], servername: host } : undefined;
+  }
+
+  /** The DNS name peers use for pod `pod` of this cluster (as in repmgr.conf and pgpool.conf). */
+  podHost(pod: string): string {
+    const sts = pod.replace(/-\d+$/, '');
+    return `${pod}.${sts}.${this.namespace}.svc.cluster.local`;
   }
 
   /**
@@ -164,7 +210,10 @@ export class ExampleCluster {
    */
   async apply(overrides: Partial<PostgresClusterProps>): Promise<{ object: string; message: string }[]> {
     const objects = synthExampleCluster(this.versions, overrides);
-    const { warnings } = await this.rt.apply(objects);
+    // A new layer needs a certificate that names it, as a user would re-run `npm run credentials`.
+    const before = JSON.stringify(referencedSecrets(this.objects as never).map((s) => s.dnsNames));
+    const tls = before === JSON.stringify(referencedSecrets(objects as never).map((s) => s.dnsNames)) ? [] : await this.renewTls(objects);
+    const { warnings } = await this.rt.apply([...tls, ...objects]);
     this.objects = objects;
     this.describe(objects);
     return warnings;
@@ -196,11 +245,12 @@ export class ExampleCluster {
     };
     const objects = synthExampleCluster(versions, overrides);
     const secret = credentialsSecret(EXAMPLE_NAMESPACE, `${EXAMPLE_CLUSTER_NAME}-credentials`, credentials);
+    const tls = await tlsSecrets(objects);
     const rt = await PodRuntime.start({ instance, backoffBaseSeconds: 1, backoffMaxSeconds: BACKOFF_MAX_S, namespace: EXAMPLE_NAMESPACE });
-    const cluster = new ExampleCluster(rt, versions, credentials, objects);
+    const cluster = new ExampleCluster(rt, versions, credentials, objects, tls);
     cluster.instance = instance;
     ExampleCluster.running.add(cluster);
-    const namespaceFirst = [...objects.filter((o: any) => o.kind === 'Namespace'), secret, ...objects.filter((o: any) => o.kind !== 'Namespace')];
+    const namespaceFirst = [...objects.filter((o: any) => o.kind === 'Namespace'), secret, ...tls, ...objects.filter((o: any) => o.kind !== 'Namespace')];
     const { warnings } = await rt.apply(namespaceFirst);
     cluster.applyWarnings = warnings;
     return cluster;
@@ -314,6 +364,8 @@ export class ExampleCluster {
         connectionTimeoutMillis: 15_000,
         // Never hang a test on a silent peer.
         query_timeout: 30_000,
+        // A pod of the Pgpool-II Deployment serves the same certificate as its Service.
+        ssl: this.ssl(),
       },
       close: handle.close,
     };

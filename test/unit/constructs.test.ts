@@ -213,7 +213,7 @@ describe('constructs: GIVEN default props WHEN synthesized THEN the documented o
 
   it('the scripts ConfigMaps hold the scripts of their workload: every node-* file and what both pods share; pgpool its own', () => {
     const shipped = readdirSync(join(REPO_ROOT, 'lib', 'scripts'));
-    const shared = ['lib-base.sh', 'lib-session.sh', 'status-server.pl'];
+    const shared = ['lib-base.sh', 'lib-session.sh', 'lib-tls.sh', 'status-server.pl'];
     expect(Object.keys(configMapData(objects, 'c-node-scripts')).sort()).toEqual([...shared, ...shipped.filter((f) => /^node-.*\.sh$/.test(f))].sort());
     expect(Object.keys(configMapData(objects, 'c-pgpool-scripts')).sort()).toEqual([...shared, ...shipped.filter((f) => /^pgpool-.*\.sh$/.test(f))].sort());
   });
@@ -366,11 +366,11 @@ describe('constructs: GIVEN a multi-tier cluster WHEN synthesized THEN every pod
     }
   });
 
-  it('no Secret is ever emitted; credentials are only referenced by name', () => {
+  it('no Secret is ever emitted; credentials and certificates are only referenced by name', () => {
     expect(byKind(objects, 'Secret')).toEqual([]);
     for (const w of workloads(objects)) {
       const secretVolumes = podSpec(w).volumes.filter((v: K8sObject) => v.secret);
-      expect(secretVolumes.map((v: K8sObject) => v.secret.secretName)).toEqual(['c-credentials']);
+      expect(secretVolumes.map((v: K8sObject) => v.secret.secretName)).toEqual(['c-credentials', 'c-tls']);
       for (const e of container(w).env) {
         expect(e.valueFrom?.secretKeyRef, e.name).toBeUndefined();
         expect(e.name).not.toMatch(/PASSWORD|PASSWD|SECRET|KEY$/);
@@ -567,12 +567,18 @@ describe('constructs: GIVEN labels, annotations and sync waves WHEN synthesized 
 
   it('GIVEN argoSyncWaveBase false THEN no object has a sync-wave annotation (and none has an empty annotations map)', () => {
     const off = synth({ argoSyncWaveBase: false, cascades: [{ name: 'a' }], members: { replicas: 2, witness: true } });
+    // The workloads keep the names their certificate needs (credentials CLI), nothing else.
+    const withoutTlsNames = (o: K8sObject) => {
+      const { 'pgha.cdk8s.io/tls-dns-names': names, ...rest } = o.metadata.annotations ?? {};
+      if (o.kind === 'StatefulSet' || o.kind === 'Deployment') expect(names, `${o.kind}/${o.metadata.name}`).toMatch(/^c-pgpool,/);
+      return Object.keys(rest).length ? rest : undefined;
+    };
     for (const o of off) {
       expect(waveOf(o), `${o.kind}/${o.metadata.name}`).toBeUndefined();
-      expect(o.metadata.annotations).toBeUndefined();
+      expect(withoutTlsNames(o)).toBeUndefined();
     }
     const offWithUser = synth({ argoSyncWaveBase: false, annotations: { 'example.com/x': 'y' } });
-    for (const o of offWithUser) expect(o.metadata.annotations).toEqual({ 'example.com/x': 'y' });
+    for (const o of offWithUser) expect(withoutTlsNames(o)).toEqual({ 'example.com/x': 'y' });
   });
 
   it("GIVEN argoSyncWaveBase false and the user's own argocd.argoproj.io/sync-wave THEN every object carries the user's wave", () => {

@@ -187,7 +187,7 @@ describe('postgresql.conf: GIVEN a resolved cluster WHEN rendered THEN every nod
 describe('pg_hba.conf: GIVEN allowed CIDRs WHEN rendered THEN peers and clients are matched by address range only', () => {
   const c = model({ postgres: { allowedCidrs: ['10.244.0.0/16', 'fd00::/8'] } });
   const rows = parseHba(renderPgHbaConf(c));
-  const hostRows = rows.filter((r) => r[0] === 'host');
+  const hostRows = rows.filter((r) => r[0].startsWith('host'));
 
   it('local socket: postgres by peer, repmgr kept out of the application database, everyone else by SCRAM, repmgr may replicate', () => {
     expect(rows.filter((r) => r[0] === 'local')).toEqual([
@@ -198,18 +198,30 @@ describe('pg_hba.conf: GIVEN allowed CIDRs WHEN rendered THEN peers and clients 
     ]);
   });
 
-  it.each(['10.244.0.0/16', 'fd00::/8'])('CIDR %s gets replication, repmgr-only metadata, no repmgr in the application database, and SCRAM client lines, in that order', (cidr) => {
+  it.each(['10.244.0.0/16', 'fd00::/8'])('CIDR %s: plaintext rejected first, then over TLS replication, repmgr-only metadata, no repmgr in the application database, and SCRAM client lines, in that order', (cidr) => {
     expect(hostRows.filter((r) => r[3] === cidr)).toEqual([
-      ['host', 'replication', 'repmgr', cidr, 'scram-sha-256'],
-      ['host', 'repmgr', 'repmgr', cidr, 'scram-sha-256'],
-      ['host', 'repmgr', 'all', cidr, 'reject'],
-      ['host', 'app', 'repmgr', cidr, 'reject'],
-      ['host', 'all', 'all', cidr, 'scram-sha-256'],
+      ['hostnossl', 'all', 'all', cidr, 'reject'],
+      ['hostssl', 'replication', 'repmgr', cidr, 'scram-sha-256'],
+      ['hostssl', 'repmgr', 'repmgr', cidr, 'scram-sha-256'],
+      ['hostssl', 'repmgr', 'all', cidr, 'reject'],
+      ['hostssl', 'app', 'repmgr', cidr, 'reject'],
+      ['hostssl', 'all', 'all', cidr, 'scram-sha-256'],
     ]);
   });
 
-  it('has 5 host lines per CIDR and no other', () => {
-    expect(hostRows).toHaveLength(10);
+  it('has 6 host lines per CIDR and no other', () => {
+    expect(hostRows).toHaveLength(12);
+  });
+
+  it('GIVEN tls.plaintextReason THEN the same lines as plain host lines, and no reject of plaintext', () => {
+    const plain = parseHba(renderPgHbaConf(model({ postgres: { allowedCidrs: ['10.244.0.0/16'] }, tls: { plaintextReason: 'the mesh encrypts pod traffic' } })));
+    expect(plain.filter((r) => r[0].startsWith('host')).map((r) => r.slice(0, 3))).toEqual([
+      ['host', 'replication', 'repmgr'],
+      ['host', 'repmgr', 'repmgr'],
+      ['host', 'repmgr', 'all'],
+      ['host', 'app', 'repmgr'],
+      ['host', 'all', 'all'],
+    ]);
   });
 
   it('never names a host: every host line address is an IP range', () => {
@@ -227,7 +239,7 @@ describe('pg_hba.conf: GIVEN allowed CIDRs WHEN rendered THEN peers and clients 
   });
 
   it('defaults to 0.0.0.0/0 and ::/0', () => {
-    const addresses = new Set(parseHba(renderPgHbaConf(model())).filter((r) => r[0] === 'host').map((r) => r[3]));
+    const addresses = new Set(parseHba(renderPgHbaConf(model())).filter((r) => r[0].startsWith('host')).map((r) => r[3]));
     expect([...addresses]).toEqual(['0.0.0.0/0', '::/0']);
   });
 });
@@ -497,18 +509,24 @@ describe('pool_hba.conf: GIVEN allowed CIDRs WHEN rendered THEN clients use SCRA
     expect(rows.filter((r) => r[0] === 'local')).toEqual([['local', 'all', 'mon', 'trust']]);
   });
 
-  it('per CIDR: the repmgr database and the repmgr role in the application database rejected first, then SCRAM for everything else', () => {
-    expect(rows.filter((r) => r[0] === 'host')).toEqual([
-      ['host', 'repmgr', 'all', '10.0.0.0/8', 'reject'],
-      ['host', 'app', 'repmgr', '10.0.0.0/8', 'reject'],
-      ['host', 'all', 'all', '10.0.0.0/8', 'scram-sha-256'],
+  it('per CIDR: plaintext rejected, then over TLS the repmgr database and the repmgr role in the application database rejected, then SCRAM for everything else', () => {
+    expect(rows.filter((r) => r[0].startsWith('host'))).toEqual([
+      ['hostnossl', 'all', 'all', '10.0.0.0/8', 'reject'],
+      ['hostssl', 'repmgr', 'all', '10.0.0.0/8', 'reject'],
+      ['hostssl', 'app', 'repmgr', '10.0.0.0/8', 'reject'],
+      ['hostssl', 'all', 'all', '10.0.0.0/8', 'scram-sha-256'],
     ]);
+  });
+
+  it('GIVEN tls.plaintextReason THEN plain host lines and no reject of plaintext', () => {
+    const plain = parseHba(renderPoolHbaConf(model({ postgres: { allowedCidrs: ['10.0.0.0/8'] }, tls: { plaintextReason: 'the mesh encrypts pod traffic' } })));
+    expect(plain.filter((r) => r[0].startsWith('host')).map((r) => r[0])).toEqual(['host', 'host', 'host']);
   });
 
   it('every host address is an IP range and there is no trust over TCP', () => {
     const multi = parseHba(renderPoolHbaConf(model({ postgres: { allowedCidrs: ['10.0.0.0/8', '192.168.0.0/16', 'fd00::/8'] } })));
-    const hosts = multi.filter((r) => r[0] === 'host');
-    expect(hosts).toHaveLength(9);
+    const hosts = multi.filter((r) => r[0].startsWith('host'));
+    expect(hosts).toHaveLength(12);
     for (const row of hosts) {
       expect(isAddressRange(row[3])).toBe(true);
       expect(row[4]).not.toBe('trust');
@@ -530,5 +548,33 @@ describe('renderers: GIVEN the same model THEN output is deterministic; GIVEN an
 
   it.each(SUPPORTED_POSTGRES_MAJORS)('PostgreSQL %s: postgresql.conf parses with no duplicate key', (major) => {
     expect(() => parseConfRaw(renderPostgresqlConf(model({ postgres: { majorVersion: major } })))).not.toThrow();
+  });
+});
+
+describe('TLS: GIVEN the default props WHEN rendered THEN PostgreSQL and Pgpool-II serve TLS from the mounted Secret; GIVEN tls.plaintextReason THEN ssl is off and the reason is written down', () => {
+  it('postgresql.conf: ssl on with the certificate, key and CA of the TLS mount, TLS 1.2 at least', () => {
+    const conf = parseConf(renderPostgresqlConf(model()));
+    expect([conf.get('ssl'), conf.get('ssl_cert_file'), conf.get('ssl_key_file'), conf.get('ssl_ca_file'), conf.get('ssl_min_protocol_version')]).toEqual([
+      'on',
+      `${NODE_PATHS.tls}/tls.crt`,
+      `${NODE_PATHS.tls}/tls.key`,
+      `${NODE_PATHS.tls}/ca.crt`,
+      'TLSv1.2',
+    ]);
+  });
+
+  it('pgpool.conf: ssl on toward clients and backends, backends verified against the CA', () => {
+    const conf = parseConf(renderPgpoolConf(model()));
+    expect([conf.get('ssl'), conf.get('ssl_cert'), conf.get('ssl_key'), conf.get('ssl_ca_cert')]).toEqual(['on', '/etc/pgha/tls/tls.crt', '/etc/pgha/tls/tls.key', '/etc/pgha/tls/ca.crt']);
+  });
+
+  it('plaintext: ssl off in both, no certificate path, the reason in a comment of both files', () => {
+    const c = model({ tls: { plaintextReason: 'the Istio mesh encrypts all pod traffic' } });
+    for (const text of [renderPostgresqlConf(c), renderPgpoolConf(c)]) {
+      const conf = parseConf(text);
+      expect(conf.get('ssl')).toBe('off');
+      expect(text).not.toMatch(/tls\.crt|tls\.key/);
+      expect(text).toContain('# TLS off (tls.plaintextReason: the Istio mesh encrypts all pod traffic)');
+    }
   });
 });

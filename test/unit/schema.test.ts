@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'module';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
 import { ExternalSecret } from '@kubernetes-models/external-secrets/external-secrets.io/v1/ExternalSecret';
 import { StatefulSet } from 'kubernetes-models/apps/v1';
 import { allSetsWithEveryTier, synthCluster, type K8sObject } from './helpers';
@@ -18,6 +19,7 @@ type ModelClass = new (data: K8sObject) => Validatable;
 /** The custom resources the library emits, from the @kubernetes-models package of their operator (ESM only). */
 const CUSTOM_RESOURCES: Record<string, ModelClass> = {
   'external-secrets.io/v1/ExternalSecret': ExternalSecret as unknown as ModelClass,
+  'cert-manager.io/v1/Certificate': Certificate as unknown as ModelClass,
 };
 
 /**
@@ -141,6 +143,21 @@ describe('schema: GIVEN a broken object THEN the validator rejects it (so the ch
     const noRef = copy();
     delete noRef.spec.data[0].remoteRef;
     expect(schemaError(noRef)).toMatch(/remoteRef/);
+  });
+
+  it('the TLS Certificate for a cert-manager issuer is valid and names the Secret, the issuer and every name the pods need; one with an unknown key algorithm or without its issuer is rejected', () => {
+    const cert = synthCluster({ tls: { certManagerIssuer: { name: 'my-ca', kind: 'ClusterIssuer' } } }, { namespace: 'db' }).find((o) => o.kind === 'Certificate')!;
+    expect(schemaError(cert)).toBeUndefined();
+    expect(cert.spec.secretName).toBe('c-tls');
+    expect(cert.spec.issuerRef).toEqual({ name: 'my-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' });
+    expect(cert.spec.dnsNames).toEqual(expect.arrayContaining(['c-pgpool', 'c-pgpool.db.svc.cluster.local', '*.c-node.db.svc.cluster.local']));
+    const copy = () => JSON.parse(JSON.stringify(cert)) as K8sObject;
+    const badAlgorithm = copy();
+    badAlgorithm.spec.privateKey.algorithm = 'DSA';
+    expect(schemaError(badAlgorithm)).toMatch(/algorithm/);
+    const noIssuer = copy();
+    delete noIssuer.spec.issuerRef;
+    expect(schemaError(noIssuer)).toMatch(/issuerRef/);
   });
 
   it('an unknown kind fails instead of passing unvalidated', () => {
