@@ -281,7 +281,10 @@ export class ExampleCluster {
     }
     const pods = await this.rt.pods(undefined, this.namespace).catch(() => [] as any[]);
     for (const p of pods) {
-      const log = await this.rt.logs(p.name, { namespace: this.namespace }).catch((e) => String(e));
+      // A container the kubelet restarted (a failed liveness probe) took the lines that explain
+      // why with it: its previous instance's log comes first.
+      const previous = p.restarts > 0 ? await this.rt.logs(p.name, { namespace: this.namespace, previous: true }).catch((e) => String(e)) : '';
+      const log = previous + (await this.rt.logs(p.name, { namespace: this.namespace }).catch((e) => String(e)));
       const lines = log.split('\n').filter((l) => /entrypoint: |FATAL|PANIC/.test(l));
       out.push(`---- ${p.name} (ready=${p.ready}, deleting=${p.deleting}): last ${Math.min(linesPerPod, lines.length)} entrypoint lines`, ...lines.slice(-linesPerPod));
     }
