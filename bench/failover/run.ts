@@ -143,7 +143,7 @@ async function stillPrimary(cluster: ExampleCluster, pod: string): Promise<boole
 async function measure(tls: 'on' | 'off'): Promise<{ samples: Sample[]; versions: string }> {
   // The product's default Pgpool-II sizing (32 children per pod), not the test clusters' smaller
   // one: the figures compare with earlier runs and are what a user gets.
-  const cluster = await ExampleCluster.start(`bench-failover-tls-${tls}`, {
+  const cluster = await ExampleCluster.start(`bench-fo-tls-${tls}`, {
     pgpool: { numInitChildren: 32 },
     ...(MODE === 'quorum' ? { replication: { mode: 'quorum' as const, standbys: 1 } } : {}),
     ...(tls === 'off' ? { tls: { plaintextReason: 'benchmark: the plaintext baseline TLS is compared with' } } : {}),
